@@ -1,0 +1,12 @@
+# fipbench workflow: `snakemake --cores all` runs the default (laptop) scale;
+# `snakemake --cores all --config scale=smoke` picks another. See README.md.
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/continual_2task.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        f"{RESULTS}/claims.md",

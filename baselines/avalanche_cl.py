@@ -1,0 +1,94 @@
+"""Run an avalanche-lib continual-learning plugin on the second task of a two-task stream,
+starting from an already trained network (the same base network every method starts from).
+
+The first experience is "trained" for 0 epochs, so the plugin's after_training_exp hook
+stores what it keeps of task 1 (EWC's Fisher importances, GEM's and replay's memory) from
+the base network itself; then the second experience is trained with the shared budget."""
+
+from typing import Callable
+
+import torch
+from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
+from avalanche.benchmarks.utils import as_taskaware_classification_dataset
+from avalanche.training.plugins import SupervisedPlugin
+from avalanche.training.plugins.evaluation import EvaluationPlugin
+from avalanche.training.supervised import Naive
+from torch.utils.data import Dataset
+
+from fipbench.data.vision import to_input
+from fipbench.train import flat_parameters
+
+
+class _TaskDataset(Dataset):
+    """uint8 images [N, 28, 28] and labels [N] as avalanche expects: (x [1, 28, 28], y, task 0)."""
+
+    def __init__(self, images, labels):
+        self.images, self.targets = images.cpu(), labels.cpu()
+        self.targets_task_labels = torch.zeros_like(self.targets)
+
+    def __len__(self):
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        return to_input(self.images[i:i + 1])[0], int(self.targets[i]), 0
+
+
+class _Recorder(SupervisedPlugin):
+    """Calls record(model) (eval mode) every `every` training iterations, like run_steps,
+    and prints a progress line with the loss and the recorded accuracies."""
+
+    def __init__(self, record: Callable, every: int, name: str):
+        super().__init__()
+        self.record, self.every, self.name, self.records, self.iteration = record, every, name, [], 0
+        self.start = None
+
+    def _take(self, model, loss):
+        was_training = model.training
+        model.eval()
+        entry = {"step": self.iteration, "weight_distance": (flat_parameters(model) - self.start).norm().item()}
+        if loss is not None:
+            entry["loss"] = loss
+        entry.update(self.record(model))
+        self.records.append(entry)
+        model.train(was_training)
+
+    def before_training_exp(self, strategy, **kwargs):
+        if strategy.clock.train_exp_counter == 1:
+            self.start = flat_parameters(strategy.model)
+            self._take(strategy.model, None)
+
+    def after_training_iteration(self, strategy, **kwargs):
+        if strategy.clock.train_exp_counter != 1:
+            return
+        self.iteration += 1
+        loss = strategy.loss.item()
+        if not torch.isfinite(torch.tensor(loss)):
+            raise FloatingPointError(f"non-finite loss {loss} at step {self.iteration}")
+        if self.iteration % self.every == 0:
+            self._take(strategy.model, loss)
+            print(f"{self.name}: step {self.iteration}, loss {loss:.4f}, "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in self.records[-1].items() if "class_incremental" in k),
+                  flush=True)
+
+
+def learn_second_task(model, plugin: SupervisedPlugin, task1: tuple, task2: tuple, epochs: int,
+                      batch_size: int, lr: float, momentum: float, device: torch.device,
+                      record: Callable, record_every: int) -> tuple[list[dict], int]:
+    """Train model on task2 = (images, labels) with `plugin` after showing it task1.
+
+    Labels are already offset into the shared head. Returns (records, optimiser steps)."""
+    stream = benchmark_from_datasets(train=[
+        as_taskaware_classification_dataset(_TaskDataset(*task1)),
+        as_taskaware_classification_dataset(_TaskDataset(*task2)),
+    ]).train_stream
+    recorder = _Recorder(record, record_every, type(plugin).__name__)
+    strategy = Naive(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum),
+                     train_mb_size=batch_size, train_epochs=0, device=device, plugins=[plugin, recorder],
+                     evaluator=EvaluationPlugin(loggers=[]), eval_every=-1)
+    strategy.train(stream[0], eval_streams=[])
+    strategy.train_epochs = epochs
+    strategy.train(stream[1], eval_streams=[])
+    if recorder.records[-1]["step"] != recorder.iteration:
+        recorder._take(model, None)
+    model.eval()
+    return recorder.records, recorder.iteration

@@ -1,0 +1,9 @@
+"""Elastic weight consolidation (Kirkpatrick et al. 2017) through avalanche-lib's EWCPlugin,
+mode "separate", importances = mean squared mini-batch gradients over task 1's training set."""
+
+from avalanche.training.plugins import EWCPlugin
+
+
+def plugin(settings: dict, memory_size: int) -> EWCPlugin:
+    """settings: {"lambda": penalty weight}. EWC keeps no memory, so memory_size is unused."""
+    return EWCPlugin(ewc_lambda=settings["lambda"], mode="separate")

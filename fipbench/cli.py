@@ -1,0 +1,87 @@
+"""Command line: `python -m fipbench.cli <command>` (or `fipbench <command>` once installed).
+
+Every command takes --config, a JSON object of overrides (or a whole resolved config as
+the Snakemake rules pass it), validated against config/schema.json before anything runs."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fipbench.config import ConfigError, load
+
+
+def _config(args) -> dict:
+    try:
+        return load(json.loads(args.config))
+    except ConfigError as error:
+        sys.exit(f"fipbench: {error}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fipbench", description=__doc__)
+    parser.add_argument("--config", default="{}", help="JSON object of config overrides")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    prepare = commands.add_parser("prepare", help="verify and prepare one dataset into resources/")
+    prepare.add_argument("--dataset", required=True)
+    prepare.add_argument("--out", type=Path, required=True)
+    prepare.add_argument("--raw-root", type=Path, default=Path("resources/raw"))
+
+    base = commands.add_parser("base", help="train the two-task study's base network on MNIST")
+    learn = commands.add_parser("learn", help="learn Fashion-MNIST from the base network with one method")
+    for sub in (base, learn):
+        sub.add_argument("--seed", type=int, required=True)
+        sub.add_argument("--data-dir", type=Path, required=True)
+        sub.add_argument("--out", type=Path, required=True, help="results folder of this job")
+        sub.add_argument("--threads", type=int, default=1)
+    base.add_argument("--checkpoint", type=Path, required=True)
+    learn.add_argument("--method", required=True)
+    learn.add_argument("--base", type=Path, required=True, help="base network checkpoint")
+    learn.add_argument("--split", choices=["val", "test"], default="test")
+    learn.add_argument("--value", type=float, help="value of the method's tuned hyperparameter")
+    learn.add_argument("--chosen", type=Path, help="chosen.json of the method's validation grid")
+    learn.add_argument("--checkpoint-dir", type=Path)
+
+    select = commands.add_parser("select", help="pick a grid value on the validation split")
+    select.add_argument("--out", type=Path, required=True)
+    select.add_argument("metrics", type=Path, nargs="+")
+
+    aggregate = commands.add_parser("aggregate", help="tables and figures of one scale")
+    check = commands.add_parser("check", help="compare results with config/claims.yaml")
+    for sub in (aggregate, check):
+        sub.add_argument("--scale", required=True)
+        sub.add_argument("--results", type=Path, default=Path("results"))
+
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        from fipbench.claims import run_check
+        cfg = _config(argparse.Namespace(config=json.dumps({**json.loads(args.config), "scale": args.scale})))
+        return run_check(cfg, args.results / args.scale)
+    cfg = _config(args)
+    if args.command == "prepare":
+        from fipbench.data.vision import prepare as prepare_dataset
+        data = cfg["data"]
+        prepare_dataset(args.dataset, args.out, args.raw_root, data["n_train"], data["n_val"],
+                        data["n_test"], data["subset_seed"])
+    elif args.command == "base":
+        from fipbench.studies.continual_2task import train_base
+        train_base(cfg, args.seed, args.data_dir, args.checkpoint, args.out, args.threads)
+    elif args.command == "learn":
+        from fipbench.studies import continual_2task as study
+        settings = study.tuned_settings(cfg, args.method, args.chosen)
+        if args.value is not None:
+            settings[study.TUNED[args.method]] = args.value
+        study.learn_new_task(cfg, args.method, args.seed, args.data_dir, args.base, args.out,
+                             args.threads, args.split, settings, args.checkpoint_dir)
+    elif args.command == "select":
+        from fipbench.studies.continual_2task import select as select_value
+        select_value(args.metrics, args.out)
+    elif args.command == "aggregate":
+        from fipbench.report import aggregate as aggregate_scale
+        aggregate_scale(cfg, args.results / args.scale)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Configuration: config/default.yaml <- config/scales/<scale>.yaml <- overrides, validated
+against config/schema.json before anything runs."""
+
+import copy
+import hashlib
+import json
+
+import jsonschema
+import yaml
+
+from fipbench import REPO_ROOT
+
+CONFIG_DIR = REPO_ROOT / "config"
+
+
+class ConfigError(ValueError):
+    """A configuration that does not match config/schema.json; the message names the key."""
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Return base updated by override, recursing into nested dicts."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def validate(cfg: dict) -> None:
+    """Raise ConfigError naming the first offending key (dotted path) of cfg."""
+    schema = json.loads((CONFIG_DIR / "schema.json").read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.path))
+    if not errors:
+        return
+    error = errors[0]
+    where = ".".join(str(p) for p in error.path)
+    if error.validator == "additionalProperties":
+        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        keys = ", ".join(f"{where}.{k}" if where else k for k in unknown)
+        raise ConfigError(f"unknown config key {keys} (see config/default.yaml for the known keys)")
+    raise ConfigError(f"config key {where or '<root>'}: {error.message}")
+
+
+def load(overrides: dict | None = None) -> dict:
+    """Resolve the configuration: defaults, then the scale named in overrides (or the
+    default scale), then the overrides themselves. Validated; raises ConfigError."""
+    overrides = overrides or {}
+    cfg = yaml.safe_load((CONFIG_DIR / "default.yaml").read_text())
+    scale = overrides.get("scale", cfg["scale"])
+    scale_file = CONFIG_DIR / "scales" / f"{scale}.yaml"
+    if not scale_file.exists():
+        raise ConfigError(f"config key scale: no scale file config/scales/{scale}.yaml")
+    cfg = deep_merge(cfg, yaml.safe_load(scale_file.read_text()) or {})
+    cfg = deep_merge(cfg, overrides)
+    validate(cfg)
+    return cfg
+
+
+def config_hash(cfg: dict) -> str:
+    """SHA-256 (hex, first 16 characters) of the canonical JSON of cfg."""
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]

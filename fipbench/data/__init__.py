@@ -1,0 +1,1 @@
+"""Data layer: the mirror with checksums, dataset preparation, task splits."""

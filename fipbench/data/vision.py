@@ -1,0 +1,82 @@
+"""Image datasets through torchvision's classes, from the mirror or by download, prepared
+once per scale into one tensor file: uint8 images [N, H, W(, C)] and int64 labels [N]."""
+
+import shutil
+from pathlib import Path
+
+import torch
+import torchvision
+
+from fipbench.data.mirror import MIRROR_ENV, DataError, mirror_root, verified_files
+
+DATASETS = {  # name -> (torchvision class, folder of its raw files in the mirror)
+    "mnist": (torchvision.datasets.MNIST, "MNIST"),
+    "fashion_mnist": (torchvision.datasets.FashionMNIST, "FashionMNIST"),
+}
+
+
+def load_raw(name: str, raw_root: Path) -> tuple[dict, dict]:
+    """Load the full train and test splits of dataset `name` via torchvision.
+
+    With FIPBENCH_DATA_MIRROR set, the mirror's files are verified against its SHA256SUMS
+    and copied into raw_root (the mirror stays read-only); otherwise torchvision downloads
+    into raw_root. Returns ({split: (images uint8 [N,28,28], labels int64 [N])}, source)."""
+    cls, folder = DATASETS[name]
+    mirror = mirror_root()
+    if mirror is not None:
+        checksums = verified_files(mirror, folder)
+        for relative in checksums:
+            target = raw_root / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                shutil.copyfile(mirror / relative, target)
+        source = {"kind": "mirror", "files": checksums}
+    else:
+        source = {"kind": "download", "files": {}}
+    try:
+        splits = {split: cls(str(raw_root), train=(split == "train"), download=True)
+                  for split in ("train", "test")}
+    except Exception as error:  # torchvision raises RuntimeError/URLError variants offline
+        raise DataError(
+            f"cannot obtain {name}: {error}. Set {MIRROR_ENV} to a folder laid out like "
+            f"shared/data ({folder}/raw/*-ubyte.gz plus SHA256SUMS), or allow torchvision "
+            "to download it") from error
+    return {split: (ds.data.clone(), ds.targets.clone()) for split, ds in splits.items()}, source
+
+
+def prepare(name: str, out: Path, raw_root: Path, n_train: int | None, n_val: int,
+            n_test: int | None, subset_seed: int) -> None:
+    """Write out (a .pt file) with train/val/test tensors of dataset `name`.
+
+    val is the first n_val images of a seeded permutation of the training split and is
+    never trained on; train is the next n_train (all the rest when None); test is the
+    first n_test of a seeded permutation of the test split (all when None)."""
+    data, source = load_raw(name, raw_root)
+    generator = torch.Generator().manual_seed(subset_seed)
+    train_x, train_y = data["train"]
+    order = torch.randperm(len(train_y), generator=generator)
+    val_idx = order[:n_val]
+    train_idx = order[n_val:] if n_train is None else order[n_val:n_val + n_train]
+    test_x, test_y = data["test"]
+    test_idx = torch.randperm(len(test_y), generator=generator)[: n_test or len(test_y)]
+    prepared = {
+        "train": (train_x[train_idx], train_y[train_idx]),
+        "val": (train_x[val_idx], train_y[val_idx]),
+        "test": (test_x[test_idx], test_y[test_idx]),
+        "source": source,
+        "name": name,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save(prepared, tmp)
+    tmp.replace(out)
+
+
+def load_prepared(path: Path) -> dict:
+    """Read a file written by prepare(): {"train"|"val"|"test": (x uint8, y int64), "source", "name"}."""
+    return torch.load(path, weights_only=False)
+
+
+def to_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images [N, 28, 28] -> float inputs [N, 1, 28, 28] in [0, 1]."""
+    return images.unsqueeze(1).float().div_(255.0)

@@ -1,0 +1,67 @@
+"""FIP steps: given the objective d(w, w_ref) + beta * L(w), move the weights.
+
+- optimiser step: any torch optimiser on the objective (what the authors' code does);
+- normalised step: theta = -epsilon * grad / |grad|, so every step has Euclidean length epsilon;
+- sampled step (the paper's "sample an epsilon-ball, then descend"): start from a random
+  theta with |theta| = epsilon and descend the objective at w + theta, projecting theta back
+  onto the epsilon-sphere after every inner iteration; then w <- w + theta.
+"""
+
+from typing import Callable
+
+import torch
+
+
+def _params(model) -> list[torch.Tensor]:
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def normalised_update(model, epsilon: float) -> Callable:
+    """Update function for run_steps: move the weights by epsilon against the loss gradient."""
+    def update(loss):
+        params = _params(model)
+        grads = torch.autograd.grad(loss, params)
+        norm = torch.sqrt(sum(g.double().pow(2).sum() for g in grads))
+        if norm == 0:
+            return
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p.sub_((epsilon / norm) * g.double())
+    return update
+
+
+def sampled_step(model, objective: Callable, epsilon: float, inner_steps: int, lr: float,
+                 generator: torch.Generator) -> torch.Tensor:
+    """One sampled FIP step of Euclidean length epsilon; returns theta as a vector [P].
+
+    objective(model) -> scalar tensor at the model's current weights (for example an
+    OutputDistance plus beta times a secondary loss); it should be deterministic. Descent
+    on the sphere with backtracking: a candidate theta that does not lower the objective is
+    refused and the learning rate halved, an accepted one grows it by 1.5."""
+    params = _params(model)
+    start = [p.detach().clone() for p in params]
+
+    def project(vectors):
+        norm = torch.sqrt(sum(v.double().pow(2).sum() for v in vectors))
+        return [v * (epsilon / norm).to(v.dtype) for v in vectors]
+
+    def evaluate(vectors):
+        with torch.no_grad():
+            for p, s, t in zip(params, start, vectors):
+                p.copy_(s + t)
+        value = objective(model)
+        return value.detach(), torch.autograd.grad(value, params)
+
+    theta = project([torch.randn(p.shape, generator=generator).to(p) for p in params])
+    value, grads = evaluate(theta)
+    for _ in range(inner_steps):
+        candidate = project([t - lr * g for t, g in zip(theta, grads)])
+        candidate_value, candidate_grads = evaluate(candidate)
+        if candidate_value < value:
+            theta, value, grads, lr = candidate, candidate_value, candidate_grads, lr * 1.5
+        else:
+            lr = lr / 2
+    with torch.no_grad():
+        for p, s, t in zip(params, start, theta):
+            p.copy_(s + t)
+    return torch.cat([t.reshape(-1) for t in theta])

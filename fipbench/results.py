@@ -1,0 +1,116 @@
+"""The results contract: one folder per job with metrics.json and provenance.json, written
+atomically, plus the provenance every result carries (commit, config, data, timing)."""
+
+import json
+import os
+import platform
+import random
+import subprocess
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fipbench import REPO_ROOT
+from fipbench.config import config_hash
+
+PACKAGES = ["torch", "torchvision", "avalanche-lib", "numpy", "snakemake", "pandas"]
+
+
+def write_json_atomic(path: Path, payload) -> None:
+    """Write payload as JSON to path via a temporary file in the same folder and os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as out:
+        json.dump(payload, out, indent=1, sort_keys=True, allow_nan=False)
+        out.write("\n")
+    os.replace(tmp, path)
+
+
+def git_state() -> dict:
+    """{"commit": sha or None, "dirty": bool or None} of the repository this code runs from."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return {"commit": None, "dirty": None}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) from one integer."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when present, else CPU; 'cuda' without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config device=cuda but torch sees no CUDA device")
+    return torch.device(name)
+
+
+class Job:
+    """Context of one results folder: times the job and writes its results on success.
+
+    with Job(folder, cfg, seed, device, threads, data_sources) as job:
+        ...; job.steps += n; job.finish(metrics)
+    Nothing is written when the body raises, so an interrupted job leaves no metrics.json."""
+
+    def __init__(self, folder: Path, cfg: dict, seed: int, device: torch.device, threads: int,
+                 data_sources: dict):
+        self.folder, self.cfg, self.seed = Path(folder), cfg, seed
+        self.device, self.threads, self.data_sources = device, threads, data_sources
+        self.steps = 0
+
+    def __enter__(self):
+        self.start_wall, self.start = time.time(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def finish(self, metrics: dict) -> None:
+        """Write provenance.json, then metrics.json (the file Snakemake takes as done)."""
+        provenance = {
+            **git_state(),
+            "config": self.cfg,
+            "config_hash": config_hash(self.cfg),
+            "scale": self.cfg["scale"],
+            "seed": self.seed,
+            "device": str(self.device),
+            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else platform.processor() or platform.machine(),
+            "threads": self.threads,
+            "python": platform.python_version(),
+            "packages": {name: _version(name) for name in PACKAGES},
+            "data": self.data_sources,
+            "start": self.start,
+            "end": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "wall_seconds": round(time.time() - self.start_wall, 3),
+            "optimizer_steps": self.steps,
+        }
+        write_json_atomic(self.folder / "provenance.json", provenance)
+        write_json_atomic(self.folder / "metrics.json", metrics)
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def read_results(root: Path, pattern: str = "**/metrics.json") -> list[tuple[Path, dict, dict]]:
+    """[(folder, metrics, provenance)] for every results folder under root matching pattern."""
+    found = []
+    for path in sorted(Path(root).glob(pattern)):
+        provenance_path = path.parent / "provenance.json"
+        provenance = json.loads(provenance_path.read_text()) if provenance_path.exists() else {}
+        found.append((path.parent, json.loads(path.read_text()), provenance))
+    return found

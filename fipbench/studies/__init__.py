@@ -1,0 +1,1 @@
+"""Studies: one module each, wiring data, models, the FIP engine and the baselines."""

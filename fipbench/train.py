@@ -1,0 +1,121 @@
+"""The one optimisation loop (base training, fine-tuning and FIP paths all run through
+run_steps), mini-batch streams, and evaluation."""
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from fipbench.data.vision import to_input
+
+
+class NonFiniteLoss(FloatingPointError):
+    """A NaN or infinite loss: the job stops and writes no metrics."""
+
+
+class BatchStream:
+    """Endless shuffled mini-batches over uint8 images x [N, 28, 28] and labels y [N].
+
+    next() gives (inputs float [B, 1, 28, 28] in [0, 1], labels + label_offset [B]);
+    a new permutation is drawn from `generator` at the start of every epoch."""
+
+    def __init__(self, x, y, batch_size: int, generator: torch.Generator, label_offset: int = 0):
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.generator, self.label_offset = generator, label_offset
+        self.order, self.position = None, len(y)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.position >= len(self.y):
+            self.order = torch.randperm(len(self.y), generator=self.generator).to(self.y.device)
+            self.position = 0
+        index = self.order[self.position:self.position + self.batch_size]
+        self.position += self.batch_size
+        return to_input(self.x[index]), self.y[index] + self.label_offset
+
+
+def supervised_loss(stream: BatchStream) -> Callable:
+    """Loss function for run_steps: cross-entropy of the model on the stream's next batch."""
+    def loss_fn(model):
+        inputs, labels = next(stream)
+        loss = F.cross_entropy(model(inputs), labels)
+        return loss, {"loss": loss.item()}
+    return loss_fn
+
+
+def sgd_update(optimizer: torch.optim.Optimizer) -> Callable:
+    """Update function for run_steps: backward, then one optimiser step."""
+    def update(loss):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return update
+
+
+def flat_parameters(model) -> torch.Tensor:
+    """All parameters of model as one detached vector [P]."""
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: Callable | None = None,
+              record_every: int = 0, checkpoint_dir: Path | None = None, checkpoint_every: int = 0,
+              desc: str = "train") -> list[dict]:
+    """Take n_steps optimisation steps; return the records taken along the way.
+
+    loss_fn(model) -> (loss tensor, {name: float}); update(loss) changes the weights.
+    Every record_every steps (and at steps 0 and n_steps) a record holds the step, the loss
+    parts, the Euclidean distance |w - w0| travelled from the start and record(model)'s
+    entries; record is called with the model in eval mode. Checkpoints (state_dict) go to
+    checkpoint_dir/step<k>.pt every checkpoint_every steps. A non-finite loss raises
+    NonFiniteLoss."""
+    start = flat_parameters(model)
+    records = []
+
+    def take_record(step, parts):
+        entry = {"step": step, **parts,
+                 "weight_distance": (flat_parameters(model) - start).norm().item()}
+        if record is not None:
+            model.eval()
+            entry.update(record(model))
+        records.append(entry)
+
+    if record_every:
+        take_record(0, {})
+    for step in tqdm(range(1, n_steps + 1), desc=desc, mininterval=10, ascii=True):
+        model.train()
+        loss, parts = loss_fn(model)
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(f"{desc}: non-finite loss {loss.item()} at step {step} ({parts})")
+        update(loss)
+        if record_every and (step % record_every == 0 or step == n_steps):
+            take_record(step, parts)
+        if checkpoint_dir is not None and checkpoint_every and step % checkpoint_every == 0:
+            checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), checkpoint_dir / f"step{step}.pt")
+    model.eval()
+    return records
+
+
+@torch.no_grad()
+def predict(model, x, batch_size: int = 1000) -> torch.Tensor:
+    """Logits [N, C] of model in eval mode on uint8 images x [N, 28, 28], in batches."""
+    model.eval()
+    return torch.cat([model(to_input(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor, classes: range | None = None) -> float:
+    """Accuracy in % of logits [N, C] against labels [N]. classes restricts the argmax to
+    those output units (task-incremental); None takes it over all (class-incremental)."""
+    if classes is None:
+        predicted = logits.argmax(1)
+    else:
+        predicted = logits[:, classes.start:classes.stop].argmax(1) + classes.start
+    return 100.0 * (predicted == labels).float().mean().item()

@@ -1,0 +1,111 @@
+# Two-task continual learning (Fig. 2A-C, 2F(i)): base network on MNIST, then Fashion-MNIST
+# by every method from that base; each hyperparameter grid is scored on the validation split
+# of the first seed, and the chosen value is used for every seed on the test split.
+
+C2 = CFG["continual_2task"]
+C2_OUT = f"{RESULTS}/continual_2task"
+C2_WORK = f"work/{SCALE}/continual_2task"
+C2_DATA = expand(f"resources/{SCALE}/{{dataset}}.pt", dataset=["mnist", "fashion_mnist"])
+TUNE_SEED = CFG["seeds"][0]
+
+
+def c2_grid(method):
+    """[(parameter, value)] of the method's validation grid; [] when it has none."""
+    return [(name, value) for name, values in C2["tune"].get(method, {}).items() for value in values]
+
+
+def c2_chosen(wildcards):
+    return [f"{C2_OUT}/tune/{wildcards.method}/chosen.json"] if c2_grid(wildcards.method) else []
+
+
+wildcard_constraints:
+    method="|".join(C2["methods"]),
+    seed=r"\d+",
+    param="[a-z_]+",
+    value=r"[0-9.e+-]+",
+
+
+rule c2_base:
+    input:
+        C2_DATA,
+    output:
+        metrics=f"{C2_OUT}/base/seed{{seed}}/metrics.json",
+        model=f"{C2_WORK}/base/seed{{seed}}/model.pt",
+    log:
+        f"logs/{SCALE}/continual_2task/base_seed{{seed}}.log",
+    params:
+        cfg=CFG_JSON,
+    threads: CFG["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        CLI + " base --seed {wildcards.seed} --data-dir resources/{SCALE} --threads {threads}"
+        " --checkpoint {output.model} --out $(dirname {output.metrics}) > {log} 2>&1"
+
+
+rule c2_tune:
+    input:
+        C2_DATA,
+        base=f"{C2_WORK}/base/seed{TUNE_SEED}/model.pt",
+    output:
+        f"{C2_OUT}/tune/{{method}}/{{param}}-{{value}}/metrics.json",
+    log:
+        f"logs/{SCALE}/continual_2task/tune_{{method}}_{{param}}-{{value}}.log",
+    params:
+        cfg=CFG_JSON,
+    threads: CFG["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        CLI + " learn --method {wildcards.method} --seed " + str(TUNE_SEED) + " --split val"
+        " --value {wildcards.value} --data-dir resources/{SCALE} --base {input.base}"
+        " --threads {threads} --out $(dirname {output}) > {log} 2>&1"
+
+
+rule c2_select:
+    input:
+        lambda wc: [f"{C2_OUT}/tune/{wc.method}/{name}-{value}/metrics.json" for name, value in c2_grid(wc.method)],
+    output:
+        f"{C2_OUT}/tune/{{method}}/chosen.json",
+    log:
+        f"logs/{SCALE}/continual_2task/select_{{method}}.log",
+    params:
+        cfg=CFG_JSON,
+    conda:
+        "../envs/report.yaml"
+    shell:
+        CLI + " select --out {output} {input} > {log} 2>&1"
+
+
+rule c2_learn:
+    input:
+        C2_DATA,
+        base=f"{C2_WORK}/base/seed{{seed}}/model.pt",
+        chosen=c2_chosen,
+    output:
+        f"{C2_OUT}/{{method}}/seed{{seed}}/metrics.json",
+    log:
+        f"logs/{SCALE}/continual_2task/{{method}}_seed{{seed}}.log",
+    params:
+        cfg=CFG_JSON,
+        chosen=lambda wc, input: f"--chosen {input.chosen}" if input.chosen else "",
+        path=f"{C2_WORK}/{{method}}/seed{{seed}}/path",
+    threads: CFG["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=180,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        CLI + " learn --method {wildcards.method} --seed {wildcards.seed} --split test {params.chosen}"
+        " --data-dir resources/{SCALE} --base {input.base} --checkpoint-dir {params.path}"
+        " --threads {threads} --out $(dirname {output}) > {log} 2>&1"

@@ -1,0 +1,19 @@
+# Data preparation: verify the mirror (or download) and write tensors once per scale.
+
+
+rule prepare_data:
+    output:
+        f"resources/{SCALE}/{{dataset}}.pt",
+    log:
+        f"logs/{SCALE}/prepare_{{dataset}}.log",
+    params:
+        cfg=CFG_JSON,
+    wildcard_constraints:
+        dataset="mnist|fashion_mnist",
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        CLI + " prepare --dataset {wildcards.dataset} --out {output} --raw-root resources/raw > {log} 2>&1"

@@ -1,0 +1,34 @@
+"""Configuration: every scale resolves and validates; bad keys are named."""
+
+import pytest
+
+from fipbench.config import ConfigError, config_hash, load
+
+
+@pytest.mark.parametrize("scale", ["smoke", "laptop", "paper"])
+def test_every_scale_validates(scale):
+    cfg = load({"scale": scale})
+    assert cfg["scale"] == scale
+
+
+def test_paper_scale_has_the_papers_settings():
+    cfg = load({"scale": "paper"})
+    assert len(cfg["seeds"]) == 5
+    base = cfg["continual_2task"]["base"]
+    assert (base["epochs"], base["lr"], base["momentum"]) == (10, 0.001, 0.9)
+    assert cfg["data"]["n_train"] is None
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigError, match="continual_2task.fip.betta"):
+        load({"continual_2task": {"fip": {"betta": 1.0}}})
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(ConfigError, match="continual_2task.memory_size"):
+        load({"continual_2task": {"memory_size": "many"}})
+
+
+def test_hash_follows_the_config():
+    assert config_hash(load({})) == config_hash(load({}))
+    assert config_hash(load({})) != config_hash(load({"seeds": [7]}))

@@ -1,0 +1,57 @@
+"""Data layer: the mirror's checksums, preparation, and the errors a user sees."""
+
+import shutil
+
+import pytest
+import torch
+import torchvision
+
+from fipbench.data.mirror import DataError, verified_files
+from fipbench.data.vision import load_prepared, load_raw
+
+
+def test_prepared_splits_are_disjoint_and_sized(smoke_data, smoke_config):
+    data = load_prepared(smoke_data / "mnist.pt")
+    sizes = smoke_config["data"]
+    assert len(data["train"][1]) == sizes["n_train"]
+    assert len(data["val"][1]) == sizes["n_val"]
+    assert len(data["test"][1]) == sizes["n_test"]
+    assert data["train"][0].dtype == torch.uint8 and data["train"][0].shape[1:] == (28, 28)
+    train_rows = {row.numpy().tobytes() for row in data["train"][0]}
+    assert not any(row.numpy().tobytes() in train_rows for row in data["val"][0])
+    assert data["source"]["kind"] == "mirror"
+    assert set(data["source"]["files"]) == {f"MNIST/raw/{n}" for n in (
+        "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+
+
+def test_corrupted_mirror_file_fails_with_its_name(mirror, tmp_path, monkeypatch):
+    copy = tmp_path / "mirror"
+    (copy / "MNIST").mkdir(parents=True)
+    shutil.copytree(mirror / "MNIST" / "raw", copy / "MNIST" / "raw")
+    shutil.copy(mirror / "SHA256SUMS", copy / "SHA256SUMS")
+    victim = copy / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz"
+    victim.chmod(0o644)
+    payload = bytearray(victim.read_bytes())
+    payload[100] ^= 0xFF
+    victim.write_bytes(bytes(payload))
+    with pytest.raises(DataError, match="MNIST/raw/t10k-labels-idx1-ubyte.gz"):
+        verified_files(copy, "MNIST")
+    monkeypatch.setenv("FIPBENCH_DATA_MIRROR", str(copy))
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz fails its checksum"):
+        load_raw("mnist", tmp_path / "raw")
+
+
+def test_no_mirror_and_no_download_names_the_variable(tmp_path, monkeypatch):
+    """Without a mirror torchvision downloads; here its mirror list points at a closed port
+    on this machine, so the download fails the way it does offline."""
+    monkeypatch.delenv("FIPBENCH_DATA_MIRROR", raising=False)
+    monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
+    with pytest.raises(DataError, match="FIPBENCH_DATA_MIRROR"):
+        load_raw("mnist", tmp_path / "raw")
+
+
+def test_mirror_without_checksums_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("FIPBENCH_DATA_MIRROR", str(tmp_path))
+    with pytest.raises(DataError, match="SHA256SUMS"):
+        load_raw("mnist", tmp_path / "raw")

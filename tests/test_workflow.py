@@ -1,0 +1,117 @@
+"""The Snakemake workflow, run for real: lint, dry runs, config errors before any job, the
+whole smoke DAG in a temporary copy of the repository, its claims check, determinism of a
+job, and a NaN loss that stops a job without metrics."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+IGNORED = shutil.ignore_patterns("results", "work", "resources", "logs", ".snakemake", "__pycache__",
+                                 ".pytest_cache", "*.egg-info")
+
+
+def snakemake(*args, cwd=REPO, check=True):
+    result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "fipbench.cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_lint_passes():
+    snakemake("--lint")
+
+
+@pytest.mark.parametrize("scale", ["smoke", "laptop", "paper"])
+def test_dry_run_of_every_scale(scale):
+    out = snakemake("-n", "--config", f"scale={scale}").stdout
+    assert "c2_learn" in out and "check" in out
+
+
+def test_unknown_config_key_stops_before_any_job():
+    result = snakemake("-n", "--config", "scale=smoke", "sedds=[1]", check=False)
+    assert result.returncode != 0
+    assert "unknown config key sedds" in result.stdout + result.stderr
+    assert "c2_base" not in result.stdout
+
+
+def test_wrongly_typed_config_value_names_the_key():
+    result = snakemake("-n", "--config", "scale=smoke", "threads=two", check=False)
+    assert result.returncode != 0
+    assert "config key threads" in result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """A copy of the repository in which the whole smoke DAG has run."""
+    root = tmp_path_factory.mktemp("smoke") / "fipbench"
+    shutil.copytree(REPO, root, ignore=IGNORED)
+    snakemake("--cores", "2", "--config", "scale=smoke", cwd=root)
+    return root
+
+
+def test_smoke_dag_writes_the_results_contract(smoke_run):
+    results = smoke_run / "results" / "smoke" / "continual_2task"
+    for method in ("fip", "naive", "ewc", "gem", "replay", "base"):
+        folder = results / method / "seed0"
+        metrics = json.loads((folder / "metrics.json").read_text())
+        provenance = json.loads((folder / "provenance.json").read_text())
+        assert provenance["scale"] == "smoke" and provenance["seed"] == 0
+        assert provenance["optimizer_steps"] > 0
+        assert provenance["data"]["mnist"]["kind"] == "mirror"
+        assert len(provenance["config_hash"]) == 16
+        if method != "base":
+            assert metrics["curve"][0]["step"] == 0 and metrics["curve"][-1]["step"] == provenance["optimizer_steps"]
+    chosen = json.loads((results / "tune" / "ewc" / "chosen.json").read_text())
+    assert chosen["value"] in [row["value"] for row in chosen["grid"]]
+    ewc = json.loads((results / "ewc" / "seed0" / "metrics.json").read_text())
+    assert ewc["settings"]["lambda"] == chosen["value"]
+    for name in ("summary.md", "finals.csv", "fig2c_curves.png", "fig2c_curves.csv", "fig2f_final.png"):
+        assert (results / name).stat().st_size > 0
+    assert "| c2-fip-keeps-mnist |" in (smoke_run / "results" / "smoke" / "claims.md").read_text()
+    assert not list((smoke_run / "results").rglob("*.tmp"))
+
+
+def test_check_passes_on_the_smoke_results(smoke_run):
+    result = cli("check", "--scale", "smoke", cwd=smoke_run)
+    assert result.returncode == 0, result.stdout
+
+
+def test_check_reports_a_missing_seed_as_incomplete(smoke_run, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(smoke_run / "results", results)
+    shutil.rmtree(results / "smoke" / "continual_2task" / "fip" / "seed0")
+    result = cli("check", "--scale", "smoke", "--results", str(results), cwd=smoke_run)
+    assert result.returncode == 1
+    assert "not run" in result.stdout and "c2-fip-keeps-mnist" in result.stdout.split("gates not passed")[-1]
+
+
+def test_same_job_twice_writes_identical_metrics(smoke_run, tmp_path):
+    results = smoke_run / "results" / "smoke" / "continual_2task"
+    for method in ("fip", "ewc"):
+        again = tmp_path / method
+        result = cli("--config", json.dumps({"scale": "smoke"}), "learn", "--method", method, "--seed", "0",
+                     "--data-dir", "resources/smoke", "--base", "work/smoke/continual_2task/base/seed0/model.pt",
+                     "--chosen", str(results / "tune" / method / "chosen.json"), "--out", str(again), cwd=smoke_run)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert (again / "metrics.json").read_text() == (results / method / "seed0" / "metrics.json").read_text()
+
+
+def test_nan_loss_stops_the_job_without_metrics(smoke_run, tmp_path):
+    out = tmp_path / "nan"
+    config = {"scale": "smoke", "continual_2task": {"fip": {"beta": float("nan")}}}
+    result = cli("--config", json.dumps(config), "learn", "--method", "fip", "--seed", "0",
+                 "--data-dir", "resources/smoke", "--base", "work/smoke/continual_2task/base/seed0/model.pt",
+                 "--out", str(out), cwd=smoke_run)
+    assert result.returncode != 0
+    assert "non-finite loss" in result.stderr
+    assert not (out / "metrics.json").exists()
