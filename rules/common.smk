@@ -16,5 +16,13 @@ CFG = load(config)  # raises ConfigError naming the key: the workflow stops befo
 SCALE = CFG["scale"]
 RESULTS = f"results/{SCALE}"
 CFG_JSON = json.dumps(CFG, sort_keys=True)
+
+
+def job_config(*sections):
+    """JSON of the config sections a job depends on (with scale, device, threads and data),
+    passed to the job as its overrides: a change elsewhere in the config does not make
+    Snakemake rerun it."""
+    keys = ("scale", "device", "threads", "data", *sections)
+    return json.dumps({key: CFG[key] for key in keys}, sort_keys=True)
 GPU = 1 if SCALE == "paper" else 0  # resource request for the SLURM profile
 CLI = "python -m fipbench.cli --config {params.cfg:q}"

@@ -6,6 +6,7 @@ C2 = CFG["continual_2task"]
 C2_OUT = f"{RESULTS}/continual_2task"
 C2_WORK = f"work/{SCALE}/continual_2task"
 C2_DATA = expand(f"resources/{SCALE}/{{dataset}}.pt", dataset=["mnist", "fashion_mnist"])
+C2_JSON = job_config("continual_2task")
 TUNE_SEED = CFG["seeds"][0]
 
 
@@ -34,7 +35,7 @@ rule c2_base:
     log:
         f"logs/{SCALE}/continual_2task/base_seed{{seed}}.log",
     params:
-        cfg=CFG_JSON,
+        cfg=C2_JSON,
     threads: CFG["threads"]
     resources:
         mem_mb=4000,
@@ -56,7 +57,7 @@ rule c2_tune:
     log:
         f"logs/{SCALE}/continual_2task/tune_{{method}}_{{param}}-{{value}}.log",
     params:
-        cfg=CFG_JSON,
+        cfg=C2_JSON,
     threads: CFG["threads"]
     resources:
         mem_mb=4000,
@@ -78,7 +79,7 @@ rule c2_select:
     log:
         f"logs/{SCALE}/continual_2task/select_{{method}}.log",
     params:
-        cfg=CFG_JSON,
+        cfg=C2_JSON,
     conda:
         "../envs/report.yaml"
     shell:
@@ -95,7 +96,7 @@ rule c2_learn:
     log:
         f"logs/{SCALE}/continual_2task/{{method}}_seed{{seed}}.log",
     params:
-        cfg=CFG_JSON,
+        cfg=C2_JSON,
         chosen=lambda wc, input: f"--chosen {input.chosen}" if input.chosen else "",
         path=f"{C2_WORK}/{{method}}/seed{{seed}}/path",
     threads: CFG["threads"]

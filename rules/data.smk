@@ -7,7 +7,7 @@ rule prepare_data:
     log:
         f"logs/{SCALE}/prepare_{{dataset}}.log",
     params:
-        cfg=CFG_JSON,
+        cfg=job_config(),
     wildcard_constraints:
         dataset="mnist|fashion_mnist",
     resources:
