@@ -5,12 +5,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from fipbench.config import load  # noqa: E402
 from fipbench.data.vision import prepare  # noqa: E402
+
+torch.set_num_threads(1)  # the workflow tests run jobs beside this process on 2 cores
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,127 @@
+"""The training loop, batch-norm handling, the results contract and the claims check, on
+small constructed networks and results trees."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from fipbench.claims import evaluate_claim
+from fipbench.results import Job
+from fipbench.studies.continual_2task import new_task_statistics_only
+from fipbench.train import BatchStream, NonFiniteLoss, accuracy, run_steps, sgd_update, supervised_loss
+
+
+def tiny_cnn():
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 20))
+
+
+def images(n, seed, bright=False):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 128, (n, 28, 28), generator=g, dtype=torch.uint8)
+    return x + 127 if bright else x, torch.randint(0, 10, (n,), generator=g)
+
+
+def test_run_steps_records_checkpoints_and_moves(tmp_path):
+    torch.manual_seed(0)
+    model = tiny_cnn()
+    stream = BatchStream(*images(256, 0), 32, torch.Generator().manual_seed(0))
+    assert stream.steps_per_epoch == 8
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    records = run_steps(model, 10, supervised_loss(stream), sgd_update(optimizer), lambda m: {"mode": m.training},
+                        record_every=4, checkpoint_dir=tmp_path, checkpoint_every=5)
+    assert [r["step"] for r in records] == [0, 4, 8, 10]
+    assert records[0]["weight_distance"] == 0 and records[-1]["weight_distance"] > 0
+    assert not any(r["mode"] for r in records)  # record() sees the model in eval mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step10.pt", "step5.pt"]
+
+
+def test_non_finite_loss_stops_the_loop():
+    model = tiny_cnn()
+    stream = BatchStream(*images(64, 0), 32, torch.Generator().manual_seed(0))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+
+    def nan_loss(net):
+        loss, parts = supervised_loss(stream)(net)
+        return loss * float("nan"), parts
+
+    with pytest.raises(NonFiniteLoss, match="non-finite loss nan at step 1"):
+        run_steps(model, 3, nan_loss, sgd_update(optimizer))
+
+
+def test_accuracy_class_and_task_incremental():
+    logits = torch.tensor([[5.0, 0, 0, 9.0], [0, 5.0, 0, 0], [0, 0, 1.0, 2.0]])
+    labels = torch.tensor([0, 1, 3])
+    assert accuracy(logits, labels) == pytest.approx(200 / 3)
+    assert accuracy(logits, labels, range(0, 2)) == pytest.approx(200 / 3)  # row 3 cannot be right
+    assert accuracy(logits[2:], labels[2:], range(2, 4)) == 100.0
+
+
+def test_batch_norm_statistics_reestimated_on_new_task_only():
+    """The ablation copy gets running statistics of the new-task images alone; the
+    network itself keeps its own."""
+    torch.manual_seed(0)
+    model = tiny_cnn()
+    model.train()
+    with torch.no_grad():
+        for _ in range(30):
+            model(images(64, 1)[0].unsqueeze(1).float() / 255)  # old task: darker images
+    before = model[1].running_mean.clone()
+    tasks = {"fashion_mnist": {"train": images(1000, 2, bright=True)}}
+    clone = new_task_statistics_only(model, tasks, batch_size=100, n_batches=10)
+    assert torch.equal(model[1].running_mean, before)
+    expected = nn.Sequential(*list(model.children())[:1])(tasks["fashion_mnist"]["train"][0].unsqueeze(1).float() / 255)
+    assert torch.allclose(clone[1].running_mean, expected.mean(dim=(0, 2, 3)), atol=1e-3)
+    assert not clone.training
+
+
+def test_job_writes_nothing_when_interrupted(tmp_path):
+    cfg = {"scale": "smoke"}
+    with pytest.raises(RuntimeError):
+        with Job(tmp_path / "a", cfg, 0, torch.device("cpu"), 1, {}):
+            raise RuntimeError("killed")
+    assert not (tmp_path / "a").exists()
+    with Job(tmp_path / "b", cfg, 0, torch.device("cpu"), 1, {"mnist": {"kind": "mirror"}}) as job:
+        job.steps = 3
+        job.finish({"x": 1.0})
+    provenance = json.loads((tmp_path / "b" / "provenance.json").read_text())
+    assert provenance["optimizer_steps"] == 3 and provenance["seed"] == 0 and "commit" in provenance
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text()) == {"x": 1.0}
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["metrics.json", "provenance.json"]
+
+
+def write_metrics(root, method, seed, value):
+    folder = root / "study" / method / f"seed{seed}"
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"final": {"acc": value}}))
+
+
+CLAIM = {"id": "c", "figure": "F", "claim": "t", "paper": {"value": 90.0, "sd": 1.0, "n": 5},
+         "metric": {"study": "study", "method": "fip", "key": "final.acc"}}
+
+
+@pytest.mark.parametrize("expect, verdict", [
+    ({"kind": "gate", "at_least": 90}, "pass"),
+    ({"kind": "gate", "at_least": 92}, "FAIL"),
+    ({"kind": "finding", "within": 1.5}, "reproduced"),
+    ({"kind": "finding", "within": 0.5}, "not reproduced"),
+    ({"kind": "gate", "range": [90, 92]}, "pass"),
+    ({"kind": "gate", "exceeds": {"method": "ewc", "key": "final.acc", "margin": 5}}, "pass"),
+    ({"kind": "gate", "exceeds": {"method": "ewc", "key": "final.acc", "margin": 7}}, "FAIL"),
+])
+def test_claim_forms(tmp_path, expect, verdict):
+    for seed, (fip, ewc) in enumerate([(90.0, 85.0), (92.0, 85.0)]):
+        write_metrics(tmp_path, "fip", seed, fip)
+        write_metrics(tmp_path, "ewc", seed, ewc)
+    row = evaluate_claim({**CLAIM, "expect": {"laptop": expect}}, "laptop", tmp_path, [0, 1])
+    assert row["verdict"] == verdict
+    assert "91.00 +- 1.41 (n=2)" in row["reproduced"]
+
+
+def test_missing_seed_is_incomplete_never_passed(tmp_path):
+    write_metrics(tmp_path, "fip", 0, 99.0)
+    row = evaluate_claim({**CLAIM, "expect": {"laptop": {"kind": "gate", "at_least": 90}}}, "laptop", tmp_path, [0, 1])
+    assert row["verdict"] == "incomplete"
+    row = evaluate_claim({**CLAIM, "expect": {"laptop": {"kind": "gate", "at_least": 90}}}, "laptop", tmp_path, [5])
+    assert row["verdict"] == "not run"
