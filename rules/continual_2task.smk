@@ -6,17 +6,8 @@ C2 = CFG["continual_2task"]
 C2_OUT = f"{RESULTS}/continual_2task"
 C2_WORK = f"work/{SCALE}/continual_2task"
 C2_DATA = expand(f"resources/{SCALE}/{{dataset}}.pt", dataset=["mnist", "fashion_mnist"])
-C2_JSON = job_config("continual_2task")
+C2_JSON = job_config(CFG, "continual_2task")
 TUNE_SEED = CFG["seeds"][0]
-
-
-def c2_grid(method):
-    """[(parameter, value)] of the method's validation grid; [] when it has none."""
-    return [(name, value) for name, values in C2["tune"].get(method, {}).items() for value in values]
-
-
-def c2_chosen(wildcards):
-    return [f"{C2_OUT}/tune/{wildcards.method}/chosen.json"] if c2_grid(wildcards.method) else []
 
 
 wildcard_constraints:
@@ -28,7 +19,7 @@ wildcard_constraints:
 
 rule c2_base:
     input:
-        C2_DATA,
+        data=C2_DATA,
     output:
         metrics=f"{C2_OUT}/base/seed{{seed}}/metrics.json",
         model=f"{C2_WORK}/base/seed{{seed}}/model.pt",
@@ -36,6 +27,7 @@ rule c2_base:
         f"logs/{SCALE}/continual_2task/base_seed{{seed}}.log",
     params:
         cfg=C2_JSON,
+        data_dir=lambda wc, input: os.path.dirname(input.data[0]),
     threads: CFG["threads"]
     resources:
         mem_mb=4000,
@@ -44,13 +36,14 @@ rule c2_base:
     conda:
         "../envs/torch.yaml"
     shell:
-        CLI + " base --seed {wildcards.seed} --data-dir resources/{SCALE} --threads {threads}"
+        "python -m fipbench.cli --config {params.cfg:q} base --seed {wildcards.seed}"
+        " --data-dir {params.data_dir} --threads {threads}"
         " --checkpoint {output.model} --out $(dirname {output.metrics}) > {log} 2>&1"
 
 
 rule c2_tune:
     input:
-        C2_DATA,
+        data=C2_DATA,
         base=f"{C2_WORK}/base/seed{TUNE_SEED}/model.pt",
     output:
         f"{C2_OUT}/tune/{{method}}/{{param}}-{{value}}/metrics.json",
@@ -58,6 +51,8 @@ rule c2_tune:
         f"logs/{SCALE}/continual_2task/tune_{{method}}_{{param}}-{{value}}.log",
     params:
         cfg=C2_JSON,
+        data_dir=lambda wc, input: os.path.dirname(input.data[0]),
+        seed=TUNE_SEED,
     threads: CFG["threads"]
     resources:
         mem_mb=4000,
@@ -66,14 +61,15 @@ rule c2_tune:
     conda:
         "../envs/torch.yaml"
     shell:
-        CLI + " learn --method {wildcards.method} --seed " + str(TUNE_SEED) + " --split val"
-        " --value {wildcards.value} --data-dir resources/{SCALE} --base {input.base}"
+        "python -m fipbench.cli --config {params.cfg:q} learn --method {wildcards.method}"
+        " --seed {params.seed} --split val --value {wildcards.value}"
+        " --data-dir {params.data_dir} --base {input.base}"
         " --threads {threads} --out $(dirname {output}) > {log} 2>&1"
 
 
 rule c2_select:
     input:
-        lambda wc: [f"{C2_OUT}/tune/{wc.method}/{name}-{value}/metrics.json" for name, value in c2_grid(wc.method)],
+        lambda wc: [f"{C2_OUT}/tune/{wc.method}/{name}-{value}/metrics.json" for name, value in tune_grid(C2, wc.method)],
     output:
         f"{C2_OUT}/tune/{{method}}/chosen.json",
     log:
@@ -83,20 +79,21 @@ rule c2_select:
     conda:
         "../envs/report.yaml"
     shell:
-        CLI + " select --out {output} {input} > {log} 2>&1"
+        "python -m fipbench.cli --config {params.cfg:q} select --out {output} {input} > {log} 2>&1"
 
 
 rule c2_learn:
     input:
-        C2_DATA,
+        data=C2_DATA,
         base=f"{C2_WORK}/base/seed{{seed}}/model.pt",
-        chosen=c2_chosen,
+        chosen=lambda wc: [f"{C2_OUT}/tune/{wc.method}/chosen.json"] if tune_grid(C2, wc.method) else [],
     output:
         f"{C2_OUT}/{{method}}/seed{{seed}}/metrics.json",
     log:
         f"logs/{SCALE}/continual_2task/{{method}}_seed{{seed}}.log",
     params:
         cfg=C2_JSON,
+        data_dir=lambda wc, input: os.path.dirname(input.data[0]),
         chosen=lambda wc, input: f"--chosen {input.chosen}" if input.chosen else "",
         path=f"{C2_WORK}/{{method}}/seed{{seed}}/path",
     threads: CFG["threads"]
@@ -107,6 +104,7 @@ rule c2_learn:
     conda:
         "../envs/torch.yaml"
     shell:
-        CLI + " learn --method {wildcards.method} --seed {wildcards.seed} --split test {params.chosen}"
-        " --data-dir resources/{SCALE} --base {input.base} --checkpoint-dir {params.path}"
+        "python -m fipbench.cli --config {params.cfg:q} learn --method {wildcards.method}"
+        " --seed {wildcards.seed} --split test {params.chosen}"
+        " --data-dir {params.data_dir} --base {input.base} --checkpoint-dir {params.path}"
         " --threads {threads} --out $(dirname {output}) > {log} 2>&1"

@@ -7,7 +7,7 @@ rule prepare_data:
     log:
         f"logs/{SCALE}/prepare_{{dataset}}.log",
     params:
-        cfg=job_config(),
+        cfg=job_config(CFG),
     wildcard_constraints:
         dataset="mnist|fashion_mnist",
     resources:
@@ -16,4 +16,5 @@ rule prepare_data:
     conda:
         "../envs/torch.yaml"
     shell:
-        CLI + " prepare --dataset {wildcards.dataset} --out {output} --raw-root resources/raw > {log} 2>&1"
+        "python -m fipbench.cli --config {params.cfg:q} prepare --dataset {wildcards.dataset}"
+        " --out {output} --raw-root resources/raw > {log} 2>&1"

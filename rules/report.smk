@@ -5,7 +5,7 @@ rule aggregate:
     input:
         expand(f"{C2_OUT}/{{method}}/seed{{seed}}/metrics.json", method=C2["methods"], seed=CFG["seeds"]),
         expand(f"{C2_OUT}/base/seed{{seed}}/metrics.json", seed=CFG["seeds"]),
-        [f"{C2_OUT}/tune/{method}/chosen.json" for method in C2["methods"] if c2_grid(method)],
+        [f"{C2_OUT}/tune/{method}/chosen.json" for method in C2["methods"] if tune_grid(C2, method)],
     output:
         summary=f"{C2_OUT}/summary.md",
         finals=f"{C2_OUT}/finals.csv",
@@ -25,10 +25,11 @@ rule aggregate:
         f"logs/{SCALE}/aggregate.log",
     params:
         cfg=CFG_JSON,
+        scale=SCALE,
     conda:
         "../envs/report.yaml"
     shell:
-        CLI + " aggregate --scale {SCALE} > {log} 2>&1"
+        "python -m fipbench.cli --config {params.cfg:q} aggregate --scale {params.scale} > {log} 2>&1"
 
 
 rule check:
@@ -41,7 +42,9 @@ rule check:
         f"logs/{SCALE}/check.log",
     params:
         cfg=CFG_JSON,
+        scale=SCALE,
     conda:
         "../envs/report.yaml"
     shell:
-        CLI + " check --scale {SCALE} > {log} 2>&1 || (cat {log}; exit 1)"
+        "python -m fipbench.cli --config {params.cfg:q} check --scale {params.scale} > {log} 2>&1"
+        " || (cat {log}; exit 1)"

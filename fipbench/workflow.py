@@ -1,0 +1,16 @@
+"""Helpers of the Snakemake rules (kept out of the .smk files, which hold rules only)."""
+
+import json
+
+
+def job_config(cfg: dict, *sections: str) -> str:
+    """JSON of the config sections a job depends on (with scale, device, threads and data),
+    passed to the job as its overrides: a change elsewhere in the config does not make
+    Snakemake rerun it."""
+    keys = ("scale", "device", "threads", "data", *sections)
+    return json.dumps({key: cfg[key] for key in keys}, sort_keys=True)
+
+
+def tune_grid(study_cfg: dict, method: str) -> list[tuple[str, float]]:
+    """[(parameter, value)] of a method's validation grid; [] when it has none."""
+    return [(name, value) for name, values in study_cfg["tune"].get(method, {}).items() for value in values]
