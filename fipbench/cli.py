@@ -52,12 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     for sub in (aggregate, check):
         sub.add_argument("--scale", required=True)
         sub.add_argument("--results", type=Path, default=Path("results"))
+    check.add_argument("--readme", type=Path, help="also rewrite this README's claims table of the scale")
 
     args = parser.parse_args(argv)
     if args.command == "check":
         from fipbench.claims import run_check
         cfg = _config(argparse.Namespace(config=json.dumps({**json.loads(args.config), "scale": args.scale})))
-        return run_check(cfg, args.results / args.scale)
+        return run_check(cfg, args.results / args.scale, args.readme)
     cfg = _config(args)
     if args.command == "prepare":
         from fipbench.data.vision import prepare as prepare_dataset

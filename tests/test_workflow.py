@@ -115,3 +115,19 @@ def test_nan_loss_stops_the_job_without_metrics(smoke_run, tmp_path):
     assert result.returncode != 0
     assert "non-finite loss" in result.stderr
     assert not (out / "metrics.json").exists()
+
+
+def test_report_page_holds_the_figures_and_the_claims(smoke_run, tmp_path):
+    page = tmp_path / "report.html"
+    snakemake("--report", str(page), "--config", "scale=smoke", cwd=smoke_run)
+    html = page.read_text()
+    for needle in ("fig2c_curves.png", "fig2f_final.png", "c2-fip-keeps-mnist", "Fig. 2F(i)"):
+        assert needle in html
+
+
+def test_readme_table_is_generated_from_the_committed_laptop_results():
+    from fipbench.claims import check, markdown_table
+    from fipbench.config import load
+
+    table = markdown_table(check(load({"scale": "laptop"}), REPO / "results" / "laptop"))
+    assert table in (REPO / "README.md").read_text()
