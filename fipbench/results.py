@@ -27,6 +27,7 @@ def write_json_atomic(path: Path, payload) -> None:
     with os.fdopen(handle, "w") as out:
         json.dump(payload, out, indent=1, sort_keys=True, allow_nan=False)
         out.write("\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 

@@ -6,9 +6,13 @@ import json
 def job_config(cfg: dict, *sections: str) -> str:
     """JSON of the config sections a job depends on (with scale, device, threads and data),
     passed to the job as its overrides: a change elsewhere in the config does not make
-    Snakemake rerun it."""
+    Snakemake rerun it. A study's `tune` grid is left out: it decides which grid jobs
+    exist, and a job sees the chosen value through its chosen.json input."""
     keys = ("scale", "device", "threads", "data", *sections)
-    return json.dumps({key: cfg[key] for key in keys}, sort_keys=True)
+    selected = {key: cfg[key] for key in keys}
+    for section in sections:
+        selected[section] = {k: v for k, v in cfg[section].items() if k != "tune"}
+    return json.dumps(selected, sort_keys=True)
 
 
 def tune_grid(study_cfg: dict, method: str) -> list[tuple[str, float]]:
