@@ -11,9 +11,9 @@ from pathlib import Path
 from fipbench.config import ConfigError, load
 
 
-def _config(args) -> dict:
+def _config(overrides: dict) -> dict:
     try:
-        return load(json.loads(args.config))
+        return load(overrides)
     except ConfigError as error:
         sys.exit(f"fipbench: {error}")
 
@@ -55,11 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--readme", type=Path, help="also rewrite this README's claims table of the scale")
 
     args = parser.parse_args(argv)
+    overrides = json.loads(args.config)
     if args.command == "check":
         from fipbench.claims import run_check
-        cfg = _config(argparse.Namespace(config=json.dumps({**json.loads(args.config), "scale": args.scale})))
-        return run_check(cfg, args.results / args.scale, args.readme)
-    cfg = _config(args)
+        return run_check(_config({**overrides, "scale": args.scale}), args.results / args.scale, args.readme)
+    cfg = _config(overrides)
     if args.command == "prepare":
         from fipbench.data.vision import prepare as prepare_dataset
         data = cfg["data"]
