@@ -42,7 +42,7 @@ class _Recorder(SupervisedPlugin):
         self.record, self.every, self.name, self.records, self.iteration = record, every, name, [], 0
         self.start = None
 
-    def _take(self, model, loss):
+    def take(self, model, loss):
         was_training = model.training
         model.eval()
         entry = {"step": self.iteration, "weight_distance": (flat_parameters(model) - self.start).norm().item()}
@@ -55,7 +55,7 @@ class _Recorder(SupervisedPlugin):
     def before_training_exp(self, strategy, **kwargs):
         if strategy.clock.train_exp_counter == 1:
             self.start = flat_parameters(strategy.model)
-            self._take(strategy.model, None)
+            self.take(strategy.model, None)
 
     def after_training_iteration(self, strategy, **kwargs):
         if strategy.clock.train_exp_counter != 1:
@@ -65,7 +65,7 @@ class _Recorder(SupervisedPlugin):
         if not torch.isfinite(torch.tensor(loss)):
             raise FloatingPointError(f"non-finite loss {loss} at step {self.iteration}")
         if self.iteration % self.every == 0:
-            self._take(strategy.model, loss)
+            self.take(strategy.model, loss)
             print(f"{self.name}: step {self.iteration}, loss {loss:.4f}, "
                   + ", ".join(f"{k} {v:.2f}" for k, v in self.records[-1].items() if "class_incremental" in k),
                   flush=True)
@@ -89,6 +89,6 @@ def learn_second_task(model, plugin: SupervisedPlugin, task1: tuple, task2: tupl
     strategy.train_epochs = epochs
     strategy.train(stream[1], eval_streams=[])
     if recorder.records[-1]["step"] != recorder.iteration:
-        recorder._take(model, None)
+        recorder.take(model, None)
     model.eval()
     return recorder.records, recorder.iteration
