@@ -15,8 +15,12 @@ from avalanche.training.plugins.evaluation import EvaluationPlugin
 from avalanche.training.supervised import Naive
 from torch.utils.data import Dataset
 
+from baselines import ewc, gem, replay
 from fipbench.data.vision import to_input
 from fipbench.train import flat_parameters
+
+# method name -> function building its plugin from (settings, memory_size)
+AVALANCHE_PLUGINS = {"ewc": ewc.plugin, "gem": gem.plugin, "replay": replay.plugin}
 
 
 class _TaskDataset(Dataset):

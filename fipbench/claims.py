@@ -52,10 +52,10 @@ def evaluate_claim(claim: dict, scale: str, results: Path, seeds: list[int]) -> 
     row.update(kind=expect["kind"], reproduced=f"{metric['method']} {metric['key']}: {summary(measured['values'])}")
     missing = measured["missing"]
     other = None
-    if "exceeds" in expect:
-        spec = expect["exceeds"]
-        other = collect(results, metric["study"], spec["method"], spec["key"], seeds)
-        row["reproduced"] += f"; {spec['method']} {spec['key']}: {summary(other['values'])}"
+    compared = expect.get("exceeds") or expect.get("ratio")
+    if compared:
+        other = collect(results, metric["study"], compared["method"], compared["key"], seeds)
+        row["reproduced"] += f"; {compared['method']} {compared['key']}: {summary(other['values'])}"
         missing = missing + other["missing"]
     row["expectation"] = describe(expect, paper)
     if missing:
@@ -63,12 +63,16 @@ def evaluate_claim(claim: dict, scale: str, results: Path, seeds: list[int]) -> 
         row["reproduced"] += f" [missing seeds {sorted(set(missing))}]"
         return row
     mean = statistics.mean(measured["values"])
+    if "ratio" in expect:
+        ratio = mean / statistics.mean(other["values"])
+        row["reproduced"] += f"; ratio {ratio:.2f}"
     holds = {
         "at_least": lambda: mean >= expect["at_least"],
         "at_most": lambda: mean <= expect["at_most"],
         "within": lambda: abs(mean - paper["value"]) <= expect["within"],
         "range": lambda: expect["range"][0] <= mean <= expect["range"][1],
         "exceeds": lambda: mean >= statistics.mean(other["values"]) + expect["exceeds"]["margin"],
+        "ratio": lambda: ratio >= expect["ratio"]["at_least"],
     }
     form = next(name for name in holds if name in expect)
     ok = holds[form]()
@@ -89,6 +93,9 @@ def describe(expect: dict, paper: dict) -> str:
         text = f"within {expect['within']} of {paper['value']}"
     elif "range" in expect:
         text = f"in [{expect['range'][0]}, {expect['range'][1]}]"
+    elif "ratio" in expect:
+        spec = expect["ratio"]
+        text = f"ratio to {spec['method']} {spec['key']} >= {spec['at_least']}"
     else:
         spec = expect["exceeds"]
         text = f">= {spec['method']} {spec['key']} + {spec['margin']}"

@@ -43,11 +43,24 @@ def main(argv: list[str] | None = None) -> int:
     learn.add_argument("--chosen", type=Path, help="chosen.json of the method's validation grid")
     learn.add_argument("--checkpoint-dir", type=Path)
 
+    dense = commands.add_parser("dense", help="train the sparsity study's dense network")
+    sparsify = commands.add_parser("sparsify", help="make the dense network sparse at every target with one method")
+    for sub in (dense, sparsify):
+        sub.add_argument("--network", required=True)
+        sub.add_argument("--seed", type=int, required=True)
+        sub.add_argument("--data-dir", type=Path, required=True)
+        sub.add_argument("--out", type=Path, required=True, help="results folder of this job")
+        sub.add_argument("--threads", type=int, default=1)
+    dense.add_argument("--work", type=Path, required=True, help="folder for model.pt and rewind.pt")
+    sparsify.add_argument("--method", required=True)
+    sparsify.add_argument("--base", type=Path, required=True, help="folder of the dense job's model.pt and rewind.pt")
+
     select = commands.add_parser("select", help="pick a grid value on the validation split")
     select.add_argument("--out", type=Path, required=True)
     select.add_argument("metrics", type=Path, nargs="+")
 
-    aggregate = commands.add_parser("aggregate", help="tables and figures of one scale")
+    aggregate = commands.add_parser("aggregate", help="tables and figures of one study at one scale")
+    aggregate.add_argument("--study", choices=["continual_2task", "sparsity"], default="continual_2task")
     check = commands.add_parser("check", help="compare results with config/claims.yaml")
     for sub in (aggregate, check):
         sub.add_argument("--scale", required=True)
@@ -75,12 +88,18 @@ def main(argv: list[str] | None = None) -> int:
             settings[study.TUNED[args.method]] = args.value
         study.learn_new_task(cfg, args.method, args.seed, args.data_dir, args.base, args.out,
                              args.threads, args.split, settings, args.checkpoint_dir)
+    elif args.command == "dense":
+        from fipbench.studies.sparsity import train_dense
+        train_dense(cfg, args.network, args.seed, args.data_dir, args.work, args.out, args.threads)
+    elif args.command == "sparsify":
+        from fipbench.studies.sparsity import sparsify as sparsify_network
+        sparsify_network(cfg, args.network, args.method, args.seed, args.data_dir, args.base, args.out, args.threads)
     elif args.command == "select":
         from fipbench.studies.continual_2task import select as select_value
         select_value(args.metrics, args.out)
     elif args.command == "aggregate":
-        from fipbench.report import aggregate as aggregate_scale
-        aggregate_scale(cfg, args.results / args.scale)
+        from fipbench.report import AGGREGATORS
+        AGGREGATORS[args.study](cfg, args.results / args.scale)
     return 0
 
 

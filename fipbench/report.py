@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from fipbench.results import read_results  # noqa: E402
+from fipbench.studies.sparsity import level_key  # noqa: E402
 
 TASK_LABELS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 FINAL_KEYS = ["mnist_class_incremental", "fashion_mnist_class_incremental", "mean_class_incremental",
@@ -100,3 +101,139 @@ def aggregate(cfg: dict, results: Path) -> None:
     plot_curves(curves, study_dir / "fig2c_curves.png")
     finals.groupby("method")[FINAL_KEYS[:3]].agg(["mean", "std"]).to_csv(study_dir / "fig2f_final.csv")
     plot_finals(finals, study_dir / "fig2f_final.png")
+
+
+def sparsity_table(study_dir: Path) -> pd.DataFrame:
+    """One row per network x method x seed x target sparsity (dense runs left out)."""
+    rows = []
+    for folder, metrics, provenance in read_results(study_dir, "*/*/seed*/metrics.json"):
+        if folder.parent.name == "dense":
+            continue
+        for target in metrics["targets"]:
+            level = metrics["levels"][level_key(target)]
+            tuned = level.get("finetuned", {})
+            rows.append({"network": metrics["network"], "method": metrics["method"],
+                         "seed": int(folder.name.removeprefix("seed")), "target": target,
+                         "sparsity": level["sparsity"], "test_accuracy": level["test_accuracy"],
+                         "val_accuracy": level["val_accuracy"],
+                         "finetuned_test_accuracy": tuned.get("test_accuracy"),
+                         "steps": level["steps"],
+                         "wall_seconds": provenance["timings"]["to_sparsity_seconds"][level_key(target)],
+                         "distance_to_sparse_before_projection": level.get("distance_to_sparse_before_projection"),
+                         **{f"sparsity_{name}": value for name, value in level["per_layer"].items()}})
+    return pd.DataFrame(rows)
+
+
+def mean_sd_pivot(levels: pd.DataFrame, column: str) -> pd.DataFrame:
+    """target x method table of 'mean +- sd (n)' of column over seeds."""
+    grouped = levels.groupby(["target", "method"])[column]
+    cells = (grouped.mean().round(2).astype(str) + " +- " + grouped.std(ddof=1).fillna(0).round(2).astype(str)
+             + " (" + grouped.size().astype(str) + ")")
+    return cells.unstack("method").reset_index()
+
+
+def plot_sparsity_accuracy(levels: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Fig. 3B/3C: test accuracy of the exactly sparse networks against sparsity, per method
+    (mean +- sd over seeds; dashed: after the shared fine-tuning budget). Returns the data."""
+    data = levels.melt(id_vars=["network", "method", "seed", "target"],
+                       value_vars=["test_accuracy", "finetuned_test_accuracy"], var_name="measure").dropna()
+    data = data.groupby(["network", "method", "measure", "target"])["value"].agg(["mean", "std"]).reset_index()
+    networks = sorted(data["network"].unique())
+    fig, axes = plt.subplots(1, len(networks), figsize=(6.5 * len(networks), 3.8), squeeze=False)
+    for ax, network in zip(axes[0], networks):
+        part = data[data["network"] == network]
+        targets = sorted(part["target"].unique())
+        position = {t: i for i, t in enumerate(targets)}
+        for (method, measure), line in part.groupby(["method", "measure"]):
+            tuned = measure != "test_accuracy"
+            ax.errorbar([position[t] for t in line["target"]], line["mean"], yerr=line["std"].fillna(0), capsize=2,
+                        linestyle="--" if tuned else "-", marker="o", markersize=3,
+                        label=f"{method} + fine-tuning" if tuned else method)
+        ax.set_xticks(range(len(targets)), [f"{t:g}" for t in targets])
+        ax.set_xlabel("sparsity (% of prunable weights zero)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(network)
+        ax.legend(fontsize=7, ncols=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return data
+
+
+def plot_layer_sparsity(levels: pd.DataFrame, sparsity: float, path: Path) -> pd.DataFrame:
+    """Fig. 3F/3G: per-layer sparsity of the FIP solutions at `sparsity` across seeds. Returns the data."""
+    fip = levels[(levels["method"] == "fip") & (levels["target"] == sparsity)]
+    layer_columns = [c for c in fip.columns if c.startswith("sparsity_layer") and fip[c].notna().any()]
+    data = fip[["network", "seed", *layer_columns]]
+    fig, ax = plt.subplots(figsize=(1.2 * len(layer_columns) + 2, 3.2))
+    ax.boxplot([data[c].dropna() for c in layer_columns])
+    ax.set_xticks(range(1, len(layer_columns) + 1), [c.removeprefix("sparsity_") for c in layer_columns])
+    ax.set_ylabel(f"% zero weights (FIP, {sparsity:g} % overall)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return data
+
+
+def plot_weight_pca(pca: dict, path: Path) -> pd.DataFrame:
+    """Fig. 3D/3E: the FIP path, its sparse solutions and random sparse networks in the
+    first two principal components of weight space. Returns the points."""
+    points = pd.DataFrame(pca["points"])
+    fig, ax = plt.subplots(figsize=(5, 4))
+    path_points = points[points["kind"].isin(["dense", "path"]) | points["kind"].str.startswith("fip")]
+    ax.plot(path_points["x"], path_points["y"], color="tab:purple", linewidth=1, label="FIP path")
+    solutions = points[points["kind"].str.startswith("fip")]
+    ax.scatter(solutions["x"], solutions["y"], color="tab:red", s=18, zorder=3, label="FIP sparse networks")
+    for _, row in solutions.iterrows():
+        ax.annotate(row["kind"].removeprefix("fip "), (row["x"], row["y"]), fontsize=6)
+    randoms = points[points["kind"] == "random"]
+    ax.scatter(randoms["x"], randoms["y"], color="tab:blue", s=12, label=f"random {pca['sparsity']:g} % sparse")
+    dense = points[points["kind"] == "dense"]
+    ax.scatter(dense["x"], dense["y"], color="grey", s=30, zorder=3, label="dense")
+    variance = pca["explained_variance"]
+    ax.set_xlabel(f"PC1 ({100 * variance[0]:.0f} % of variance)")
+    ax.set_ylabel(f"PC2 ({100 * variance[1]:.0f} % of variance)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return points
+
+
+def aggregate_sparsity(cfg: dict, results: Path) -> None:
+    """levels.csv, summary.md and Fig. 3B, 3D, 3F under results/sparsity."""
+    study_dir = Path(results) / "sparsity"
+    levels = sparsity_table(study_dir)
+    if levels.empty:
+        raise FileNotFoundError(f"no results under {study_dir}")
+    levels = levels.sort_values(["network", "method", "seed", "target"])
+    levels.to_csv(study_dir / "levels.csv", index=False)
+    sections = ["# Sparsification (Fig. 3)\n\nExactly sparse networks (sparsity counted in their weights); "
+                "test accuracy (%), mean +- sd (n seeds). Fine-tuned: the same networks after the shared masked "
+                "fine-tuning budget."]
+    for network, part in levels.groupby("network"):
+        compute = part[part["method"].isin(["fip", "lth"])].groupby(["target", "method"])[["steps", "wall_seconds"]]
+        compute = compute.mean().round(1).unstack("method")
+        compute.columns = [f"{measure} {method}" for measure, method in compute.columns]
+        if {"steps fip", "steps lth"} <= set(compute.columns):
+            compute["steps lth / fip"] = (compute["steps lth"] / compute["steps fip"]).round(2)
+        sections += [f"## {network}", "### Test accuracy without fine-tuning",
+                     mean_sd_pivot(part, "test_accuracy").to_markdown(index=False),
+                     "### Test accuracy after fine-tuning",
+                     mean_sd_pivot(part.dropna(subset=["finetuned_test_accuracy"]),
+                                   "finetuned_test_accuracy").to_markdown(index=False),
+                     "### Measured sparsity (%)", mean_sd_pivot(part, "sparsity").to_markdown(index=False),
+                     "### Compute to reach each sparsity (optimiser steps, wall seconds; mean over seeds)",
+                     compute.reset_index().to_markdown(index=False)]
+    (study_dir / "summary.md").write_text("\n\n".join(sections) + "\n")
+    plot_sparsity_accuracy(levels, study_dir / "fig3b_accuracy.png").to_csv(study_dir / "fig3b_accuracy.csv", index=False)
+    network = cfg["sparsity"]["networks"][0]
+    pca_sparsity = cfg["sparsity"][network]["pca_sparsity"]
+    plot_layer_sparsity(levels[levels["network"] == network], pca_sparsity,
+                        study_dir / "fig3f_layers.png").to_csv(study_dir / "fig3f_layers.csv", index=False)
+    seed = min(levels[(levels["network"] == network) & (levels["method"] == "fip")]["seed"])
+    pca = json.loads((study_dir / network / "fip" / f"seed{seed}" / "metrics.json").read_text())["pca"]
+    plot_weight_pca(pca, study_dir / "fig3d_pca.png").to_csv(study_dir / "fig3d_pca.csv", index=False)
+
+
+AGGREGATORS = {"continual_2task": aggregate, "sparsity": aggregate_sparsity}

@@ -32,11 +32,13 @@ def write_json_atomic(path: Path, payload) -> None:
 
 
 def git_state() -> dict:
-    """{"commit": sha or None, "dirty": bool or None} of the repository this code runs from."""
+    """{"commit": sha or None, "dirty": bool or None} of the repository this code runs from;
+    dirty means tracked files outside results/ differ from the commit."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(changed)}
     except (subprocess.CalledProcessError, FileNotFoundError):
         return {"commit": None, "dirty": None}
 
@@ -62,13 +64,16 @@ class Job:
 
     with Job(folder, cfg, seed, device, threads, data_sources) as job:
         ...; job.steps += n; job.finish(metrics)
-    Nothing is written when the body raises, so an interrupted job leaves no metrics.json."""
+    Nothing is written when the body raises, so an interrupted job leaves no metrics.json.
+    Wall times of a job's phases go to job.timings (provenance), never into the metrics,
+    so that the same job twice writes identical metrics."""
 
     def __init__(self, folder: Path, cfg: dict, seed: int, device: torch.device, threads: int,
                  data_sources: dict):
         self.folder, self.cfg, self.seed = Path(folder), cfg, seed
         self.device, self.threads, self.data_sources = device, threads, data_sources
         self.steps = 0
+        self.timings = {}
 
     def __enter__(self):
         self.start_wall, self.start = time.time(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -95,6 +100,7 @@ class Job:
             "end": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "wall_seconds": round(time.time() - self.start_wall, 3),
             "optimizer_steps": self.steps,
+            "timings": self.timings,
         }
         write_json_atomic(self.folder / "provenance.json", provenance)
         write_json_atomic(self.folder / "metrics.json", metrics)

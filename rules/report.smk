@@ -32,9 +32,46 @@ rule aggregate:
         "python -m fipbench.cli --config {params.cfg:q} aggregate --scale {params.scale} > {log} 2>&1"
 
 
+rule aggregate_sparsity:
+    input:
+        expand(f"{SP_OUT}/{{network}}/{{method}}/seed{{seed}}/metrics.json",
+               network=SP["networks"], method=[*SP["methods"], "dense"], seed=CFG["seeds"]),
+    output:
+        levels=f"{SP_OUT}/levels.csv",
+        summary=f"{SP_OUT}/summary.md",
+        accuracy=report(
+            f"{SP_OUT}/fig3b_accuracy.png",
+            caption="../report/fig3b.rst",
+            category="Sparsification",
+        ),
+        accuracy_data=f"{SP_OUT}/fig3b_accuracy.csv",
+        layers=report(
+            f"{SP_OUT}/fig3f_layers.png",
+            caption="../report/fig3f.rst",
+            category="Sparsification",
+        ),
+        layers_data=f"{SP_OUT}/fig3f_layers.csv",
+        pca=report(
+            f"{SP_OUT}/fig3d_pca.png",
+            caption="../report/fig3d.rst",
+            category="Sparsification",
+        ),
+        pca_data=f"{SP_OUT}/fig3d_pca.csv",
+    log:
+        f"logs/{SCALE}/aggregate_sparsity.log",
+    params:
+        cfg=CFG_JSON,
+        scale=SCALE,
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} aggregate --study sparsity --scale {params.scale} > {log} 2>&1"
+
+
 rule check:
     input:
         rules.aggregate.output,
+        rules.aggregate_sparsity.output,
         "config/claims.yaml",
     output:
         report(f"{RESULTS}/claims.md", caption="../report/claims.rst", category="Claims"),

@@ -109,6 +109,8 @@ CLAIM = {"id": "c", "figure": "F", "claim": "t", "paper": {"value": 90.0, "sd": 
     ({"kind": "gate", "range": [90, 92]}, "pass"),
     ({"kind": "gate", "exceeds": {"method": "ewc", "key": "final.acc", "margin": 5}}, "pass"),
     ({"kind": "gate", "exceeds": {"method": "ewc", "key": "final.acc", "margin": 7}}, "FAIL"),
+    ({"kind": "gate", "ratio": {"method": "ewc", "key": "final.acc", "at_least": 1.05}}, "pass"),  # 91 / 85 = 1.07
+    ({"kind": "gate", "ratio": {"method": "ewc", "key": "final.acc", "at_least": 1.1}}, "FAIL"),
 ])
 def test_claim_forms(tmp_path, expect, verdict):
     for seed, (fip, ewc) in enumerate([(90.0, 85.0), (92.0, 85.0)]):

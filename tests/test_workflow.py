@@ -80,6 +80,25 @@ def test_smoke_dag_writes_the_results_contract(smoke_run):
     assert not list((smoke_run / "results").rglob("*.tmp"))
 
 
+def test_smoke_dag_writes_the_sparsity_study(smoke_run):
+    results = smoke_run / "results" / "smoke" / "sparsity"
+    for method in ("fip", "lth", "oneshot", "random"):
+        folder = results / "lenet300_100" / method / "seed0"
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert json.loads((folder / "provenance.json").read_text())["scale"] == "smoke"
+        assert metrics["targets"] == [50, 90, 99.1]
+        for key, level in metrics["levels"].items():
+            assert level["sparsity"] == pytest.approx(float(key.replace("_", ".")), abs=1e-3)
+            assert set(level["per_layer"]) == {"layer1", "layer2", "layer3"}
+    fip = json.loads((results / "lenet300_100" / "fip" / "seed0" / "metrics.json").read_text())
+    assert fip["levels"]["99_1"]["distance_to_sparse_before_projection"] < 0.05
+    assert [p["kind"] for p in fip["pca"]["points"]].count("random") == 3
+    lth = json.loads((results / "lenet300_100" / "lth" / "seed0" / "metrics.json").read_text())
+    assert lth["levels"]["99_1"]["steps"] == lth["levels_run"] * lth["steps_per_level"]
+    for name in ("levels.csv", "summary.md", "fig3b_accuracy.png", "fig3d_pca.png", "fig3f_layers.png"):
+        assert (results / name).stat().st_size > 0
+
+
 def test_check_passes_on_the_smoke_results(smoke_run):
     result = cli("check", "--scale", "smoke", cwd=smoke_run)
     assert result.returncode == 0, result.stdout
@@ -103,6 +122,13 @@ def test_same_job_twice_writes_identical_metrics(smoke_run, tmp_path):
                      "--chosen", str(results / "tune" / method / "chosen.json"), "--out", str(again), cwd=smoke_run)
         assert result.returncode == 0, result.stderr[-2000:]
         assert (again / "metrics.json").read_text() == (results / method / "seed0" / "metrics.json").read_text()
+    again = tmp_path / "sparsity-fip"
+    result = cli("--config", json.dumps({"scale": "smoke"}), "sparsify", "--network", "lenet300_100", "--method", "fip",
+                 "--seed", "0", "--data-dir", "resources/smoke", "--base", "work/smoke/sparsity/lenet300_100/dense/seed0",
+                 "--out", str(again), cwd=smoke_run)
+    assert result.returncode == 0, result.stderr[-2000:]
+    committed = smoke_run / "results" / "smoke" / "sparsity" / "lenet300_100" / "fip" / "seed0" / "metrics.json"
+    assert (again / "metrics.json").read_text() == committed.read_text()
 
 
 def test_nan_loss_stops_the_job_without_metrics(smoke_run, tmp_path):
@@ -120,7 +146,8 @@ def test_report_page_holds_the_figures_and_the_claims(smoke_run, tmp_path):
     page = tmp_path / "report.html"
     snakemake("--report", str(page), "--config", "scale=smoke", cwd=smoke_run)
     html = page.read_text()
-    for needle in ("fig2c_curves.png", "fig2f_final.png", "c2-fip-keeps-mnist", "Fig. 2F(i)"):
+    for needle in ("fig2c_curves.png", "fig2f_final.png", "c2-fip-keeps-mnist", "Fig. 2F(i)", "fig3b_accuracy.png",
+                   "sp-lenet-fip-991"):
         assert needle in html
 
 

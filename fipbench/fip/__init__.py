@@ -2,9 +2,9 @@
 steps (optimiser, normalised, sampled) and the path loss for fipbench.train.run_steps."""
 
 from fipbench.fip.distances import DISTANCES, OutputDistance
-from fipbench.fip.objectives import CrossEntropyObjective, ZeroObjective
+from fipbench.fip.objectives import CrossEntropyObjective, SparseProjectionObjective, ZeroObjective
 from fipbench.fip.path import fip_loss
 from fipbench.fip.step import normalised_update, sampled_step
 
-__all__ = ["DISTANCES", "OutputDistance", "CrossEntropyObjective", "ZeroObjective", "fip_loss",
+__all__ = ["DISTANCES", "OutputDistance", "CrossEntropyObjective", "SparseProjectionObjective", "ZeroObjective", "fip_loss",
            "normalised_update", "sampled_step"]

@@ -3,6 +3,7 @@
 import torch
 from torch.nn import functional as F
 
+from fipbench.pruning import magnitude_masks, prunable
 from fipbench.train import BatchStream
 
 
@@ -22,3 +23,17 @@ class ZeroObjective:
 
     def __call__(self, model) -> torch.Tensor:
         return torch.zeros((), device=next(model.parameters()).device)
+
+
+class SparseProjectionObjective:
+    """L(w) = |w - P_p(w)|^2 over the prunable weights (fipbench.pruning): P_p sets the
+    globally smallest p % to zero. P_p is recomputed at every call and held constant for
+    the gradient, which is therefore 2 w on the weights P_p would zero and 0 elsewhere."""
+
+    def __init__(self, sparsity: float):
+        self.sparsity = sparsity
+
+    def __call__(self, model) -> torch.Tensor:
+        weights = prunable(model)
+        masks = magnitude_masks(weights, self.sparsity)
+        return sum((w * ~masks[name]).pow(2).sum() for name, w in weights.items())

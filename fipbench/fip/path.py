@@ -7,18 +7,24 @@ import torch
 from fipbench.fip.distances import OutputDistance
 
 
-def fip_loss(distance: OutputDistance, objective: Callable, beta: float, probe_batch: int,
-             generator: torch.Generator) -> Callable:
+def fip_loss(distance: OutputDistance, objective: Callable, beta: float | Callable[[int], float],
+             probe_batch: int, generator: torch.Generator) -> Callable:
     """Loss function for fipbench.train.run_steps.
 
     Each call draws probe_batch probe inputs at random (from `generator`) and returns
-    (distance on them + beta * objective, {"distance", "objective", "loss"})."""
+    (distance on them + beta * objective, {"distance", "objective", "loss"}).
+    beta is a number or a schedule: a function of the call's index 0, 1, 2, ..."""
     n_probes = len(distance.probes)
+    schedule = beta if callable(beta) else (lambda _: beta)
+    calls = 0
 
     def loss_fn(model):
+        nonlocal calls
         index = torch.randperm(n_probes, generator=generator)[:probe_batch].to(distance.probes.device)
+        weight = schedule(calls)
+        calls += 1
         d = distance(model, index)
         secondary = objective(model)
-        loss = d + beta * secondary
+        loss = d + weight * secondary
         return loss, {"distance": d.item(), "objective": secondary.item(), "loss": loss.item()}
     return loss_fn

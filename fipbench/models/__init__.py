@@ -1,8 +1,9 @@
 """Model registry: config name -> constructor."""
 
 from fipbench.models.cnn5 import CNN5
+from fipbench.models.lenet import LeNet300100
 
-MODELS = {"cnn5": CNN5}
+MODELS = {"cnn5": CNN5, "lenet300_100": LeNet300100}
 
 
 def build(name: str, **kwargs):

@@ -11,8 +11,7 @@ from pathlib import Path
 import torch
 from torch.optim.swa_utils import update_bn
 
-from baselines import AVALANCHE_PLUGINS
-from baselines.avalanche_cl import learn_second_task
+from baselines.avalanche_cl import AVALANCHE_PLUGINS, learn_second_task
 from fipbench import models
 from fipbench.data.vision import load_prepared, to_input
 from fipbench.fip import CrossEntropyObjective, OutputDistance, fip_loss, normalised_update

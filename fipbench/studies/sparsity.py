@@ -1,0 +1,204 @@
+"""Sparsification (Fig. 3): FIP against the lottery ticket hypothesis, one-shot magnitude
+pruning and random sparse networks, from one trained dense network per seed.
+
+FIP walks one path from the dense network through the target sparsities in increasing
+order: for each target p it minimises d(w, w_dense) on training inputs + beta(t) *
+|w - P_p(w)|^2, with beta growing geometrically over the segment so that the path ends on
+the p-sparse set, then projects exactly onto it, evaluates, and walks on from there.
+
+Every method's result per target records test and validation accuracy of the exactly
+sparse network, the sparsity counted in its weights (overall and per layer), and the
+optimiser steps spent to get there (the wall time goes to provenance.json's timings). FIP,
+one-shot and random networks are also reported after the same masked fine-tuning budget,
+apart from the numbers without it."""
+
+import copy
+import time
+from pathlib import Path
+
+import torch
+
+from baselines import lth, oneshot, random_sparse
+from fipbench import models
+from fipbench.data.vision import load_prepared, to_input
+from fipbench.fip import OutputDistance, SparseProjectionObjective, fip_loss
+from fipbench.pruning import distance_to_sparse, masked_update, measured_sparsity, project, prunable
+from fipbench.results import Job, resolve_device, seed_everything
+from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
+
+STUDY = "sparsity"
+METHODS = ("fip", "lth", "oneshot", "random")
+
+
+def level_key(sparsity: float) -> str:
+    """Key of a target sparsity in metrics["levels"]: 99.1 -> "99_1" (dots would split claim keys)."""
+    return f"{sparsity:g}".replace(".", "_")
+
+
+def load_task(dataset: str, data_dir: Path, device: torch.device) -> tuple[dict, dict]:
+    """({split: (x uint8, y)} on device, data source for provenance) of one prepared dataset."""
+    prepared = load_prepared(Path(data_dir) / f"{dataset}.pt")
+    return {split: tuple(t.to(device) for t in prepared[split]) for split in ("train", "val", "test")}, \
+        {dataset: prepared["source"]}
+
+
+def evaluate(model, task: dict) -> dict:
+    """Validation and test accuracy (%) of model in eval mode."""
+    return {f"{split}_accuracy": accuracy(predict(model, task[split][0]), task[split][1])
+            for split in ("val", "test")}
+
+
+def train(model, task: dict, sgd: dict, n_steps: int, generator: torch.Generator, masks=None,
+          desc: str = "train") -> int:
+    """n_steps of SGD on the task's training split (masked when masks are given); returns n_steps."""
+    stream = BatchStream(*task["train"], sgd["batch_size"], generator)
+    optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
+    update = sgd_update(optimizer) if masks is None else masked_update(optimizer, model, masks)
+    run_steps(model, n_steps, supervised_loss(stream), update, desc=desc)
+    return n_steps
+
+
+def epoch_steps(task: dict, sgd: dict) -> int:
+    return -(-len(task["train"][1]) // sgd["batch_size"]) * sgd["epochs"]
+
+
+def train_dense(cfg: dict, network: str, seed: int, data_dir: Path, work: Path, out_dir: Path,
+                threads: int) -> None:
+    """Train the dense network; save work/{rewind,model}.pt (the iterate LTH rewinds to and
+    the trained network) and its metrics to out_dir."""
+    settings, device = cfg[STUDY][network], resolve_device(cfg["device"])
+    torch.set_num_threads(threads)
+    seed_everything(seed)
+    task, sources = load_task(settings["dataset"], data_dir, device)
+    generator = torch.Generator().manual_seed(seed)
+    with Job(out_dir, cfg, seed, device, threads, sources) as job:
+        model = models.build(network).to(device)
+        sgd, rewind = settings["train"], settings["lth"]["rewind_step"]
+        job.steps = epoch_steps(task, sgd)
+        stream = BatchStream(*task["train"], sgd["batch_size"], generator)
+        optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
+        work.mkdir(parents=True, exist_ok=True)
+        run_steps(model, rewind, supervised_loss(stream), sgd_update(optimizer), desc=f"{network} dense to rewind")
+        torch.save(model.state_dict(), work / "rewind.pt")
+        run_steps(model, job.steps - rewind, supervised_loss(stream), sgd_update(optimizer),
+                  desc=f"{network} dense seed{seed}")
+        torch.save(model.state_dict(), work / "model.pt")
+        job.finish({**evaluate(model, task), "parameters": sum(p.numel() for p in model.parameters()),
+                    "prunable_weights": sum(w.numel() for w in prunable(model).values())})
+
+
+def flat_prunable(model) -> torch.Tensor:
+    """The prunable weights of model as one vector [P] on the CPU (for the weight-space PCA)."""
+    return torch.cat([w.detach().reshape(-1) for w in prunable(model).values()]).cpu()
+
+
+def fip_path(dense, task: dict, settings: dict, targets: list[float], generator: torch.Generator,
+             finetuned) -> tuple[dict, list, list]:
+    """Walk the FIP from dense through the targets; returns ({target: result}, curve,
+    [(label, weight vector)] of the path for the PCA)."""
+    fip = settings["fip"]
+    model = copy.deepcopy(dense)
+    distance = OutputDistance(dense, to_input(task["train"][0]), fip["distance"])
+    curve_x, curve_y = (t[:settings["curve_test_size"]] for t in task["test"])
+    found, curve, snapshots, steps, seconds = {}, [], [("dense", flat_prunable(dense))], 0, 0.0
+    ratio = (fip["beta_end"] / fip["beta_start"]) ** (1 / max(fip["steps"] - 1, 1))
+    for target in targets:
+        def record(net):
+            snapshots.append(("path", flat_prunable(net)))
+            return {"test_accuracy": accuracy(predict(net, curve_x), curve_y),
+                    "distance_to_sparse": distance_to_sparse(net, target)}
+
+        start = time.time()
+        loss_fn = fip_loss(distance, SparseProjectionObjective(target), lambda i: fip["beta_start"] * ratio ** i,
+                           fip["probe_batch"], generator)
+        optimizer = torch.optim.SGD(model.parameters(), lr=fip["lr"], momentum=fip["momentum"])
+        segment = run_steps(model, fip["steps"], loss_fn, sgd_update(optimizer), record, fip["record_every"],
+                            desc=f"fip to {target} %")
+        remaining = distance_to_sparse(model, target)
+        masks = project(model, target)
+        seconds += time.time() - start
+        curve += [{**entry, "step": steps + entry["step"], "target": target} for entry in segment]
+        steps += fip["steps"]
+        snapshots.append((f"fip {target:g} %", flat_prunable(model)))
+        found[target] = {**evaluate(model, task), **measured_sparsity(model),
+                         "distance_to_sparse_before_projection": remaining, "steps": steps,
+                         "wall_seconds": round(seconds, 3), "finetuned": finetuned(model, masks)}
+        print(f"fip {target} %: {found[target]['sparsity']:.2f} % zeros, test {found[target]['test_accuracy']:.2f} %,"
+              f" relative distance to the sparse set before projection {remaining:.2e}", flush=True)
+    return found, curve, snapshots
+
+
+def weight_pca(snapshots: list, randoms: list) -> dict:
+    """2-D PCA of weight vectors (Fig. 3D, 3E): the path's snapshots and random sparse
+    networks, centred together. Returns {"explained_variance": [2], "points": [{kind, x, y}]}."""
+    labels = [label for label, _ in snapshots] + ["random"] * len(randoms)
+    matrix = torch.stack([v for _, v in snapshots] + randoms).double()
+    centred = matrix - matrix.mean(0)
+    _, singular, v = torch.linalg.svd(centred, full_matrices=False)
+    coords = centred @ v[:2].T
+    variance = singular.pow(2)
+    return {"explained_variance": (variance[:2] / variance.sum()).tolist(),
+            "points": [{"kind": label, "x": x, "y": y} for label, (x, y) in zip(labels, coords.tolist())]}
+
+
+def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, base_dir: Path,
+             out_dir: Path, threads: int) -> None:
+    """Make the dense network of base_dir (model.pt, rewind.pt) sparse at every target with
+    `method`; write {"levels": {level_key(p): result}, ...} to out_dir."""
+    settings, device = cfg[STUDY][network], resolve_device(cfg["device"])
+    torch.set_num_threads(threads)
+    seed_everything(seed)
+    task, sources = load_task(settings["dataset"], data_dir, device)
+    generator = torch.Generator().manual_seed(seed)
+    targets = sorted(settings["sparsities"])
+    tune = settings["finetune"]
+    with Job(out_dir, cfg, seed, device, threads, sources) as job:
+        dense = models.build(network).to(device)
+        dense.load_state_dict(torch.load(Path(base_dir) / "model.pt", map_location=device))
+        dense.eval()
+
+        def finetuned(model, masks) -> dict:
+            tuned, start = copy.deepcopy(model), time.time()
+            job.steps += train(tuned, task, tune, tune["steps"], generator, masks, desc="fine-tune")
+            return {**evaluate(tuned, task), "sparsity": measured_sparsity(tuned)["sparsity"],
+                    "steps": tune["steps"], "wall_seconds": round(time.time() - start, 3)}
+
+        extra = {}
+        if method == "fip":
+            found, extra["curve"], snapshots = fip_path(dense, task, settings, targets, generator, finetuned)
+            job.steps += found[targets[-1]]["steps"]
+            randoms = [flat_prunable(random_sparse.sample(dense, settings["pca_sparsity"], generator)[0])
+                       for _ in range(settings["random_samples"])]
+            extra["pca"] = {"sparsity": settings["pca_sparsity"], **weight_pca(snapshots, randoms)}
+        elif method == "lth":
+            schedule = settings["lth"]
+            per_level = epoch_steps(task, {**settings["train"], "epochs": schedule["epochs"]})
+            found = lth.iterative_magnitude_pruning(
+                dense, torch.load(Path(base_dir) / "rewind.pt", map_location=device), targets, schedule["fraction"],
+                lambda model, masks: train(model, task, settings["train"], per_level, generator, masks, "lth level"),
+                lambda model: evaluate(model, task))
+            job.steps += found[targets[-1]]["steps"]
+            extra["levels_run"] = len(lth.levels(targets, schedule["fraction"]))
+            extra["steps_per_level"] = per_level
+        elif method == "oneshot":
+            found = {}
+            for target in targets:
+                model, masks = oneshot.prune_once(dense, target)
+                found[target] = {**evaluate(model, task), **measured_sparsity(model), "steps": 0,
+                                 "wall_seconds": 0.0, "finetuned": finetuned(model, masks)}
+        elif method == "random":
+            found = {}
+            for target in targets:
+                samples = [random_sparse.sample(dense, target, generator) for _ in range(settings["random_samples"])]
+                scores = [evaluate(model, task) for model, _ in samples]
+                found[target] = {**{k: sum(s[k] for s in scores) / len(scores) for k in scores[0]},
+                                 "samples": scores, **measured_sparsity(samples[0][0]), "steps": 0,
+                                 "wall_seconds": 0.0, "finetuned": finetuned(*samples[0])}
+        else:
+            raise ValueError(f"unknown sparsity method {method!r}; known: {', '.join(METHODS)}")
+        job.timings = {"to_sparsity_seconds": {level_key(p): found[p].pop("wall_seconds") for p in targets},
+                       "finetune_seconds": {level_key(p): found[p]["finetuned"].pop("wall_seconds")
+                                            for p in targets if "finetuned" in found[p]}}
+        job.finish({"method": method, "network": network, "targets": targets, "layers": list(prunable(dense)),
+                    "finetune_steps": tune["steps"], "dense": evaluate(dense, task),
+                    "levels": {level_key(p): found[p] for p in targets}, **extra})

@@ -1,0 +1,139 @@
+"""Sparsity: masks, masked training, the sparse-projection objective, LTH's level schedule,
+and the FIP path onto the sparse set, on LeNet-300-100 and small real MNIST data."""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from baselines import lth, oneshot, random_sparse
+from fipbench import models
+from fipbench.data.vision import load_prepared, to_input
+from fipbench.fip import OutputDistance, SparseProjectionObjective, fip_loss
+from fipbench.pruning import (distance_to_sparse, magnitude_masks, masked_update, measured_sparsity, project,
+                              prunable)
+from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
+
+
+def test_lenet_weight_count():
+    model = models.build("lenet300_100")
+    assert sum(p.numel() for p in model.parameters()) == 266_610
+    assert sum(w.numel() for w in prunable(model).values()) == 266_200
+    assert list(prunable(model)) == ["layers.1.weight", "layers.3.weight", "layers.5.weight"]
+
+
+def test_magnitude_masks_prune_the_smallest_globally_and_exactly():
+    weights = {"a": torch.tensor([[0.5, -0.1], [2.0, 0.05]]), "b": torch.tensor([-0.3, 0.2, 4.0])}
+    masks = magnitude_masks(weights, 30)  # round(2.1) = 2 of 7 weights
+    assert masks["a"].tolist() == [[True, False], [True, False]]
+    assert masks["b"].tolist() == [True, True, True]
+    # iterative: what is pruned stays pruned even when it would now be large
+    weights["a"][0, 1] = 10.0
+    again = magnitude_masks(weights, 60, masks)  # 4 of 7 (round(4.2))
+    assert not again["a"][0, 1] and not again["a"][1, 1]
+    assert sum(int((~m).sum()) for m in again.values()) == 4
+    assert again["b"].tolist() == [False, False, True] and again["a"][0, 0]  # 0.3 and 0.2 go next
+
+
+def test_random_masks_match_the_count_and_differ_from_magnitude():
+    model = models.build("lenet300_100")
+    sparse, masks = random_sparse.sample(model, 90, torch.Generator().manual_seed(0))
+    counted = measured_sparsity(sparse)
+    assert counted["sparsity"] == pytest.approx(90, abs=1e-3)
+    assert counted["nonzero"] == 266_200 - round(266_200 * 0.9)
+    magnitude = magnitude_masks(prunable(model), 90)
+    overlap = sum(int((m & magnitude[k]).sum()) for k, m in masks.items()) / counted["nonzero"]
+    assert overlap < 0.3  # a random 10 % shares about 10 % of its kept weights with the largest 10 %
+
+
+def test_masked_update_keeps_pruned_weights_at_zero_under_momentum():
+    torch.manual_seed(0)
+    x, y = torch.rand(256, 1, 28, 28), torch.randint(0, 10, (256,))
+
+    def train(mask_after_step: bool):
+        model = models.build("lenet300_100")
+        masks = project(model, 80)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        update = masked_update(optimizer, model, masks) if mask_after_step else sgd_update(optimizer)
+        stream = BatchStream((x * 255).to(torch.uint8)[:, 0], y, 64, torch.Generator().manual_seed(0))
+        run_steps(model, 20, supervised_loss(stream), update)
+        return measured_sparsity(model)["sparsity"]
+
+    assert train(mask_after_step=True) == pytest.approx(80, abs=1e-3)
+    assert train(mask_after_step=False) < 20  # without re-masking most pruned weights regrow
+
+
+def test_sparse_objective_gradient_is_2w_on_the_pruned_weights():
+    model = nn.Sequential(nn.Linear(6, 4), nn.Linear(4, 3))
+    weights = prunable(model)
+    masks = magnitude_masks(weights, 50)
+    loss = SparseProjectionObjective(50)(model)
+    loss.backward()
+    for name, w in weights.items():
+        expected = torch.where(masks[name], 0.0, 2 * w.detach())
+        assert torch.allclose(w.grad, expected)
+    assert loss.item() == pytest.approx(sum((w.detach() * ~masks[n]).pow(2).sum().item() for n, w in weights.items()))
+    assert all(p.grad is None or not p.grad.any() for n, p in model.named_parameters() if n.endswith("bias"))
+
+
+def test_lth_levels_prune_a_fifth_of_what_remains_and_stop_on_targets():
+    assert lth.levels([50], 0.2) == [20, 36, 48.8, 50]
+    sequence = lth.levels([20, 90, 99.1], 0.2)
+    assert sequence[0] == 20 and 90 in sequence and sequence[-1] == 99.1
+    steps = [100 - b for b in sequence]
+    ratios = [after / before for before, after in zip(steps, steps[1:])]
+    assert all(0.8 - 1e-4 <= r < 1 for r in ratios)  # never more than 20 % of the remainder
+
+
+@pytest.fixture(scope="module")
+def mnist_lenet(smoke_data):
+    """LeNet-300-100 trained on the smoke MNIST subset (2,000 images), with the data."""
+    torch.manual_seed(0)
+    data = load_prepared(smoke_data / "mnist.pt")
+    model = models.build("lenet300_100")
+    stream = BatchStream(*data["train"], 64, torch.Generator().manual_seed(0))
+    run_steps(model, 300, supervised_loss(stream),
+              sgd_update(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)))
+    assert accuracy(predict(model, data["test"][0]), data["test"][1]) > 80
+    return model, data
+
+
+def test_fip_path_reaches_the_sparse_set_and_beats_one_shot_pruning(mnist_lenet):
+    dense, data = mnist_lenet
+    sparsity = 99
+    model = copy.deepcopy(dense)
+    generator = torch.Generator().manual_seed(0)
+    distance = OutputDistance(dense, to_input(data["train"][0]))
+    steps = 400
+    ratio = (10 / 1e-3) ** (1 / (steps - 1))
+    loss_fn = fip_loss(distance, SparseProjectionObjective(sparsity), lambda i: 1e-3 * ratio ** i, 128, generator)
+    start = distance_to_sparse(model, sparsity)
+    run_steps(model, steps, loss_fn, sgd_update(torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)))
+    end = distance_to_sparse(model, sparsity)
+    assert end < 0.05 * start  # the path ends near the sparse set, so projecting barely moves it
+    project(model, sparsity)
+    assert measured_sparsity(model)["sparsity"] == pytest.approx(sparsity, abs=1e-3)
+    pruned, _ = oneshot.prune_once(dense, sparsity)
+    x, y = data["test"]
+    fip_accuracy, oneshot_accuracy = accuracy(predict(model, x), y), accuracy(predict(pruned, x), y)
+    assert fip_accuracy > oneshot_accuracy + 10, (fip_accuracy, oneshot_accuracy)
+
+
+def test_lth_runs_and_keeps_its_masks(mnist_lenet):
+    dense, data = mnist_lenet
+    rewind = models.build("lenet300_100").state_dict()
+    x, y = data["test"]
+
+    def retrain(model, masks):
+        stream = BatchStream(*data["train"], 64, torch.Generator().manual_seed(1))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        run_steps(model, 30, supervised_loss(stream), masked_update(optimizer, model, masks))
+        return 30
+
+    found = lth.iterative_magnitude_pruning(dense, rewind, [50, 80], 0.2, retrain,
+                                            lambda m: {"test_accuracy": accuracy(predict(m, x), y)})
+    assert list(found) == [50, 80]
+    assert found[80]["sparsity"] == pytest.approx(80, abs=1e-3)
+    assert found[80]["steps"] == 30 * len(lth.levels([50, 80], 0.2))
+    assert found[80]["test_accuracy"] > 50
