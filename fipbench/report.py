@@ -144,10 +144,11 @@ def plot_sparsity_accuracy(levels: pd.DataFrame, path: Path) -> pd.DataFrame:
         part = data[data["network"] == network]
         targets = sorted(part["target"].unique())
         position = {t: i for i, t in enumerate(targets)}
+        colours = {method: f"C{i}" for i, method in enumerate(sorted(part["method"].unique()))}
         for (method, measure), line in part.groupby(["method", "measure"]):
             tuned = measure != "test_accuracy"
             ax.errorbar([position[t] for t in line["target"]], line["mean"], yerr=line["std"].fillna(0), capsize=2,
-                        linestyle="--" if tuned else "-", marker="o", markersize=3,
+                        color=colours[method], linestyle="--" if tuned else "-", marker="o", markersize=3,
                         label=f"{method} + fine-tuning" if tuned else method)
         ax.set_xticks(range(len(targets)), [f"{t:g}" for t in targets])
         ax.set_xlabel("sparsity (% of prunable weights zero)")
