@@ -9,7 +9,7 @@ rule prepare_data:
     params:
         cfg=job_config(CFG),
     wildcard_constraints:
-        dataset="mnist|fashion_mnist",
+        dataset="mnist|fashion_mnist|cifar10",
     resources:
         mem_mb=4000,
         runtime=15,

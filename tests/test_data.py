@@ -55,3 +55,20 @@ def test_mirror_without_checksums_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("FIPBENCH_DATA_MIRROR", str(tmp_path))
     with pytest.raises(DataError, match="SHA256SUMS"):
         load_raw("mnist", tmp_path / "raw")
+
+
+def test_cifar10_from_the_mirror_archive(mirror, tmp_path):
+    from fipbench.data.vision import prepare, to_input
+    prepare("cifar10", tmp_path / "cifar10.pt", tmp_path / "raw", 1000, 200, 500, 1234)
+    data = load_prepared(tmp_path / "cifar10.pt")
+    assert data["train"][0].shape == (1000, 32, 32, 3) and data["train"][0].dtype == torch.uint8
+    assert len(data["val"][1]) == 200 and len(data["test"][1]) == 500
+    assert set(data["train"][1].tolist()) == set(range(10))
+    assert data["source"]["files"] == {"cifar10-jpeg.zip": verified_files(mirror, "cifar10-jpeg.zip")["cifar10-jpeg.zip"]}
+    assert "lossy" in data["source"]["note"]
+    inputs = to_input(data["test"][0][:4])
+    assert inputs.shape == (4, 3, 32, 32) and 0 <= inputs.min() and inputs.max() <= 1
+    # channel order is RGB: airplanes and ships are bluer than they are red on average
+    x, y = data["train"]
+    sky = x[(y == 0) | (y == 8)].float().mean(dim=(0, 1, 2))
+    assert sky[2] > sky[0]

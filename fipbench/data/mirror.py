@@ -43,15 +43,17 @@ def expected_checksums(root: Path) -> dict[str, str]:
     return sums
 
 
-def verified_files(root: Path, relative_dir: str) -> dict[str, str]:
-    """Verify every mirror file under relative_dir against SHA256SUMS.
+def verified_files(root: Path, relative: str) -> dict[str, str]:
+    """Verify the mirror file `relative`, or every file under the folder `relative`,
+    against SHA256SUMS.
 
     Returns {relative path: sha256}; raises DataError naming the first file that is
     missing or whose checksum differs."""
+    prefix = relative.rstrip("/")
     listed = {name: digest for name, digest in expected_checksums(root).items()
-              if name.startswith(relative_dir.rstrip("/") + "/")}
+              if name == prefix or name.startswith(prefix + "/")}
     if not listed:
-        raise DataError(f"{root}/SHA256SUMS lists no file under {relative_dir}/")
+        raise DataError(f"{root}/SHA256SUMS lists no file {prefix} and nothing under {prefix}/")
     for name, digest in sorted(listed.items()):
         path = root / name
         if not path.is_file():

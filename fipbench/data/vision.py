@@ -1,36 +1,50 @@
-"""Image datasets through torchvision's classes, from the mirror or by download, prepared
-once per scale into one tensor file: uint8 images [N, H, W(, C)] and int64 labels [N]."""
+"""Image datasets through torchvision's classes (CIFAR-10 from the mirror's JPEG archive),
+from the mirror or by download, prepared once per scale into one tensor file: uint8
+images [N, H, W] or [N, H, W, C] and int64 labels [N]."""
 
+import io
 import shutil
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision
+from PIL import Image
 
 from fipbench.data.mirror import MIRROR_ENV, DataError, mirror_root, verified_files
 
-DATASETS = {  # name -> (torchvision class, folder of its raw files in the mirror)
+DATASETS = {  # name -> (torchvision class, its file or folder in the mirror)
     "mnist": (torchvision.datasets.MNIST, "MNIST"),
     "fashion_mnist": (torchvision.datasets.FashionMNIST, "FashionMNIST"),
+    "cifar10": (torchvision.datasets.CIFAR10, "cifar10-jpeg.zip"),
 }
+
+# CIFAR-10's label order (its batches.meta, which torchvision's CIFAR10.classes reads)
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 def load_raw(name: str, raw_root: Path) -> tuple[dict, dict]:
-    """Load the full train and test splits of dataset `name` via torchvision.
+    """Load the full train and test splits of dataset `name`.
 
     With FIPBENCH_DATA_MIRROR set, the mirror's files are verified against its SHA256SUMS
-    and copied into raw_root (the mirror stays read-only); otherwise torchvision downloads
-    into raw_root. Returns ({split: (images uint8 [N,28,28], labels int64 [N])}, source)."""
-    cls, folder = DATASETS[name]
+    first: MNIST and Fashion-MNIST are copied into raw_root (the mirror stays read-only)
+    and read by torchvision; CIFAR-10 is decoded from the mirror's JPEG archive. Without
+    the mirror torchvision downloads into raw_root. Returns ({split: (images uint8
+    [N, 28, 28] or [N, 32, 32, 3], labels int64 [N])}, source)."""
+    cls, location = DATASETS[name]
     mirror = mirror_root()
     if mirror is not None:
-        checksums = verified_files(mirror, folder)
+        checksums = verified_files(mirror, location)
+        source = {"kind": "mirror", "files": checksums}
+        if name == "cifar10":
+            source["note"] = "JPEG copy of CIFAR-10: lossy, pixels differ slightly from the original"
+            return cifar10_from_jpeg_zip(mirror / location), source
         for relative in checksums:
             target = raw_root / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists():
                 shutil.copyfile(mirror / relative, target)
-        source = {"kind": "mirror", "files": checksums}
     else:
         source = {"kind": "download", "files": {}}
     try:
@@ -39,9 +53,25 @@ def load_raw(name: str, raw_root: Path) -> tuple[dict, dict]:
     except Exception as error:  # torchvision raises RuntimeError/URLError variants offline
         raise DataError(
             f"cannot obtain {name}: {error}. Set {MIRROR_ENV} to a folder laid out like "
-            f"shared/data ({folder}/raw/*-ubyte.gz plus SHA256SUMS), or allow torchvision "
-            "to download it") from error
-    return {split: (ds.data.clone(), ds.targets.clone()) for split, ds in splits.items()}, source
+            f"shared/data ({location} as in its SOURCES.md, plus SHA256SUMS), or allow "
+            "torchvision to download it") from error
+    return {split: (torch.as_tensor(ds.data).clone(), torch.as_tensor(ds.targets).clone())
+            for split, ds in splits.items()}, source
+
+
+def cifar10_from_jpeg_zip(path: Path) -> dict:
+    """{split: (images uint8 [N, 32, 32, 3], labels int64 [N])} from an archive holding
+    `<train|test>/<class name>/<i>.jpg`, classes numbered in torchvision's CIFAR10 order."""
+    classes = {c: i for i, c in enumerate(CIFAR10_CLASSES)}
+    images, labels = {"train": [], "test": []}, {"train": [], "test": []}
+    with zipfile.ZipFile(path) as archive:
+        for member in sorted(n for n in archive.namelist() if n.endswith(".jpg")):
+            split, label, _ = member.split("/")
+            with Image.open(io.BytesIO(archive.read(member))) as image:
+                images[split].append(np.asarray(image.convert("RGB")))
+            labels[split].append(classes[label])
+    return {split: (torch.from_numpy(np.stack(images[split])), torch.tensor(labels[split]))
+            for split in ("train", "test")}
 
 
 def prepare(name: str, out: Path, raw_root: Path, n_train: int | None, n_val: int,
@@ -78,5 +108,6 @@ def load_prepared(path: Path) -> dict:
 
 
 def to_input(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images [N, 28, 28] -> float inputs [N, 1, 28, 28] in [0, 1]."""
-    return images.unsqueeze(1).float().div_(255.0)
+    """uint8 images [N, H, W] or [N, H, W, C] -> float inputs [N, C, H, W] in [0, 1]."""
+    channels_first = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)
+    return channels_first.float().div_(255.0)
