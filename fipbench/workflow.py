@@ -18,3 +18,11 @@ def job_config(cfg: dict, *sections: str) -> str:
 def tune_grid(study_cfg: dict, method: str) -> list[tuple[str, float]]:
     """[(parameter, value)] of a method's validation grid; [] when it has none."""
     return [(name, value) for name, values in study_cfg["tune"].get(method, {}).items() for value in values]
+
+
+def network_config(cfg: dict, network: str) -> str:
+    """job_config of a sparsity job: only its network's settings from the sparsity section,
+    so that changing another network's settings does not rerun it."""
+    selected = json.loads(job_config(cfg))
+    selected["sparsity"] = {"methods": cfg["sparsity"]["methods"], network: cfg["sparsity"][network]}
+    return json.dumps(selected, sort_keys=True)

@@ -4,7 +4,6 @@
 SP = CFG["sparsity"]
 SP_OUT = f"{RESULTS}/sparsity"
 SP_WORK = f"work/{SCALE}/sparsity"
-SP_JSON = job_config(CFG, "sparsity")
 
 
 rule sp_dense:
@@ -20,7 +19,7 @@ rule sp_dense:
         network="|".join(SP["networks"]),
         seed=r"\d+",
     params:
-        cfg=SP_JSON,
+        cfg=lambda wc: network_config(CFG, wc.network),
         data_dir=lambda wc, input: os.path.dirname(input.data),
     threads: CFG["threads"]
     resources:
@@ -49,7 +48,7 @@ rule sp_sparsify:
         method="|".join(SP["methods"]),
         seed=r"\d+",
     params:
-        cfg=SP_JSON,
+        cfg=lambda wc: network_config(CFG, wc.network),
         data_dir=lambda wc, input: os.path.dirname(input.data),
     threads: CFG["threads"]
     resources:

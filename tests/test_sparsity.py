@@ -13,6 +13,7 @@ from fipbench.data.vision import load_prepared, to_input
 from fipbench.fip import OutputDistance, SparseProjectionObjective, fip_loss
 from fipbench.pruning import (distance_to_sparse, magnitude_masks, masked_update, measured_sparsity, project,
                               prunable)
+from fipbench.studies import sparsity as sparsity_study
 from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
 
 
@@ -21,6 +22,19 @@ def test_lenet_weight_count():
     assert sum(p.numel() for p in model.parameters()) == 266_610
     assert sum(w.numel() for w in prunable(model).values()) == 266_200
     assert list(prunable(model)) == ["layers.1.weight", "layers.3.weight", "layers.5.weight"]
+
+
+def test_resnet20_weight_count_and_fresh_batch_norm():
+    model = models.build("resnet20")
+    assert sum(p.numel() for p in model.parameters()) == 272_474
+    assert len(prunable(model)) == 22  # 19 convolutions, 2 shortcut convolutions, fc
+    lenet = models.build("lenet300_100")
+    task = {"train": (torch.randint(0, 256, (600, 32, 32, 3), dtype=torch.uint8), torch.zeros(600))}
+    assert sparsity_study.with_fresh_batch_norm(lenet, task) is lenet  # nothing to re-estimate
+    fresh = sparsity_study.with_fresh_batch_norm(model, task)
+    assert not torch.equal(fresh.bn.running_mean, model.bn.running_mean)  # re-estimated on the images
+    assert torch.equal(model.bn.running_mean, torch.zeros(16))  # the original is left alone
+    assert not fresh.training
 
 
 def test_magnitude_masks_prune_the_smallest_globally_and_exactly():

@@ -95,6 +95,9 @@ def test_smoke_dag_writes_the_sparsity_study(smoke_run):
     assert [p["kind"] for p in fip["pca"]["points"]].count("random") == 3
     lth = json.loads((results / "lenet300_100" / "lth" / "seed0" / "metrics.json").read_text())
     assert lth["levels"]["99_1"]["steps"] == lth["levels_run"] * lth["steps_per_level"]
+    resnet = json.loads((results / "resnet20" / "lth" / "seed0" / "metrics.json").read_text())
+    assert resnet["targets"] == [50, 93] and len(resnet["layers"]) == 22
+    assert resnet["levels"]["93"]["sparsity"] == pytest.approx(93, abs=1e-3)
     for name in ("levels.csv", "summary.md", "fig3b_accuracy.png", "fig3d_pca.png", "fig3f_layers.png"):
         assert (results / name).stat().st_size > 0
 

@@ -2,8 +2,9 @@
 
 from fipbench.models.cnn5 import CNN5
 from fipbench.models.lenet import LeNet300100
+from fipbench.models.resnet20 import ResNet20
 
-MODELS = {"cnn5": CNN5, "lenet300_100": LeNet300100}
+MODELS = {"cnn5": CNN5, "lenet300_100": LeNet300100, "resnet20": ResNet20}
 
 
 def build(name: str, **kwargs):

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.optim.swa_utils import update_bn
 
 from baselines import lth, oneshot, random_sparse
 from fipbench import models
@@ -35,15 +36,30 @@ def level_key(sparsity: float) -> str:
     return f"{sparsity:g}".replace(".", "_")
 
 
-def load_task(dataset: str, data_dir: Path, device: torch.device) -> tuple[dict, dict]:
-    """({split: (x uint8, y)} on device, data source for provenance) of one prepared dataset."""
-    prepared = load_prepared(Path(data_dir) / f"{dataset}.pt")
-    return {split: tuple(t.to(device) for t in prepared[split]) for split in ("train", "val", "test")}, \
-        {dataset: prepared["source"]}
+def load_task(settings: dict, data_dir: Path, device: torch.device) -> tuple[dict, dict]:
+    """({split: (x uint8, y)} on device, data source for provenance) of a network's dataset,
+    the training split cut to its first settings["train_images"] images when that is set."""
+    prepared = load_prepared(Path(data_dir) / f"{settings['dataset']}.pt")
+    task = {split: tuple(t.to(device) for t in prepared[split]) for split in ("train", "val", "test")}
+    task["train"] = tuple(t[:settings["train_images"]] for t in task["train"])
+    return task, {settings["dataset"]: prepared["source"]}
+
+
+def with_fresh_batch_norm(model, task: dict, images: int = 2000, batch_size: int = 500):
+    """model itself when it has no batch norm; else a copy whose running statistics are
+    re-estimated (update_bn, cumulative average) on the first `images` training images,
+    so that a pruned or projected network is not judged with its dense statistics."""
+    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return model
+    x = task["train"][0][:images]
+    fresh = copy.deepcopy(model)
+    update_bn([to_input(x[i:i + batch_size]) for i in range(0, len(x), batch_size)], fresh)
+    return fresh.eval()
 
 
 def evaluate(model, task: dict) -> dict:
-    """Validation and test accuracy (%) of model in eval mode."""
+    """Validation and test accuracy (%) of model in eval mode (batch norm re-estimated first)."""
+    model = with_fresh_batch_norm(model, task)
     return {f"{split}_accuracy": accuracy(predict(model, task[split][0]), task[split][1])
             for split in ("val", "test")}
 
@@ -69,7 +85,7 @@ def train_dense(cfg: dict, network: str, seed: int, data_dir: Path, work: Path, 
     settings, device = cfg[STUDY][network], resolve_device(cfg["device"])
     torch.set_num_threads(threads)
     seed_everything(seed)
-    task, sources = load_task(settings["dataset"], data_dir, device)
+    task, sources = load_task(settings, data_dir, device)
     generator = torch.Generator().manual_seed(seed)
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
         model = models.build(network).to(device)
@@ -105,7 +121,7 @@ def fip_path(dense, task: dict, settings: dict, targets: list[float], generator:
     for target in targets:
         def record(net):
             snapshots.append(("path", flat_prunable(net)))
-            return {"test_accuracy": accuracy(predict(net, curve_x), curve_y),
+            return {"test_accuracy": accuracy(predict(with_fresh_batch_norm(net, task), curve_x), curve_y),
                     "distance_to_sparse": distance_to_sparse(net, target)}
 
         start = time.time()
@@ -148,7 +164,7 @@ def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, ba
     settings, device = cfg[STUDY][network], resolve_device(cfg["device"])
     torch.set_num_threads(threads)
     seed_everything(seed)
-    task, sources = load_task(settings["dataset"], data_dir, device)
+    task, sources = load_task(settings, data_dir, device)
     generator = torch.Generator().manual_seed(seed)
     targets = sorted(settings["sparsities"])
     tune = settings["finetune"]
