@@ -16,9 +16,9 @@ class NonFiniteLoss(FloatingPointError):
 
 
 class BatchStream:
-    """Endless shuffled mini-batches over uint8 images x [N, 28, 28] and labels y [N].
+    """Endless shuffled mini-batches over uint8 images x [N, H, W(, C)] and labels y [N].
 
-    next() gives (inputs float [B, 1, 28, 28] in [0, 1], labels + label_offset [B]);
+    next() gives (inputs float [B, C, H, W] in [0, 1], labels + label_offset [B]);
     a new permutation is drawn from `generator` at the start of every epoch."""
 
     def __init__(self, x, y, batch_size: int, generator: torch.Generator, label_offset: int = 0):
@@ -106,7 +106,7 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
 
 @torch.no_grad()
 def predict(model, x, batch_size: int = 1000) -> torch.Tensor:
-    """Logits [N, C] of model in eval mode on uint8 images x [N, 28, 28], in batches."""
+    """Logits [N, classes] of model in eval mode on uint8 images x [N, H, W(, C)], in batches."""
     model.eval()
     return torch.cat([model(to_input(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
 

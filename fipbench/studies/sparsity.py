@@ -75,6 +75,7 @@ def train(model, task: dict, sgd: dict, n_steps: int, generator: torch.Generator
 
 
 def epoch_steps(task: dict, sgd: dict) -> int:
+    """Optimiser steps of sgd["epochs"] epochs over the task's training split."""
     return -(-len(task["train"][1]) // sgd["batch_size"]) * sgd["epochs"]
 
 
