@@ -8,8 +8,6 @@ import copy
 import time
 from typing import Callable
 
-import torch
-
 from fipbench.pruning import apply_masks, magnitude_masks, measured_sparsity, prunable
 
 

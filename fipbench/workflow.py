@@ -8,11 +8,14 @@ def job_config(cfg: dict, *sections: str) -> str:
     passed to the job as its overrides: a change elsewhere in the config does not make
     Snakemake rerun it. A study's `tune` grid is left out: it decides which grid jobs
     exist, and a job sees the chosen value through its chosen.json input."""
-    keys = ("scale", "device", "threads", "data", *sections)
-    selected = {key: cfg[key] for key in keys}
+    return json.dumps(_job_settings(cfg, *sections), sort_keys=True)
+
+
+def _job_settings(cfg: dict, *sections: str) -> dict:
+    selected = {key: cfg[key] for key in ("scale", "device", "threads", "data")}
     for section in sections:
         selected[section] = {k: v for k, v in cfg[section].items() if k != "tune"}
-    return json.dumps(selected, sort_keys=True)
+    return selected
 
 
 def tune_grid(study_cfg: dict, method: str) -> list[tuple[str, float]]:
@@ -23,6 +26,6 @@ def tune_grid(study_cfg: dict, method: str) -> list[tuple[str, float]]:
 def network_config(cfg: dict, network: str) -> str:
     """job_config of a sparsity job: only its network's settings from the sparsity section,
     so that changing another network's settings does not rerun it."""
-    selected = json.loads(job_config(cfg))
+    selected = _job_settings(cfg)
     selected["sparsity"] = {"methods": cfg["sparsity"]["methods"], network: cfg["sparsity"][network]}
     return json.dumps(selected, sort_keys=True)

@@ -9,8 +9,8 @@ from torch import nn
 
 from baselines import lth, oneshot, random_sparse
 from fipbench import models
-from fipbench.data.vision import load_prepared, to_input
-from fipbench.fip import OutputDistance, SparseProjectionObjective, fip_loss
+from fipbench.data.vision import load_prepared
+from fipbench.fip import SparseProjectionObjective
 from fipbench.pruning import (distance_to_sparse, magnitude_masks, masked_update, measured_sparsity, project,
                               prunable)
 from fipbench.studies import sparsity as sparsity_study
@@ -113,25 +113,23 @@ def mnist_lenet(smoke_data):
     return model, data
 
 
-def test_fip_path_reaches_the_sparse_set_and_beats_one_shot_pruning(mnist_lenet):
+def test_fip_path_reaches_the_sparse_set_and_beats_one_shot_pruning(mnist_lenet, smoke_config):
     dense, data = mnist_lenet
     sparsity = 99
-    model = copy.deepcopy(dense)
-    generator = torch.Generator().manual_seed(0)
-    distance = OutputDistance(dense, to_input(data["train"][0]))
-    steps = 400
-    ratio = (10 / 1e-3) ** (1 / (steps - 1))
-    loss_fn = fip_loss(distance, SparseProjectionObjective(sparsity), lambda i: 1e-3 * ratio ** i, 128, generator)
-    start = distance_to_sparse(model, sparsity)
-    run_steps(model, steps, loss_fn, sgd_update(torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)))
-    end = distance_to_sparse(model, sparsity)
-    assert end < 0.05 * start  # the path ends near the sparse set, so projecting barely moves it
-    project(model, sparsity)
-    assert measured_sparsity(model)["sparsity"] == pytest.approx(sparsity, abs=1e-3)
+    settings = copy.deepcopy(smoke_config["sparsity"]["lenet300_100"])
+    settings["fip"].update(steps=400, lr=0.01)
+    found, curve, _ = sparsity_study.fip_path(dense, data, settings, [sparsity], torch.Generator().manual_seed(0),
+                                              lambda model, masks: {})
+    start = distance_to_sparse(dense, sparsity)
+    # the path ends near the sparse set, so the exact projection barely moves it
+    assert found[sparsity]["distance_to_sparse_before_projection"] < 0.05 * start
+    assert curve[-1]["distance_to_sparse"] < curve[0]["distance_to_sparse"]
+    assert found[sparsity]["sparsity"] == pytest.approx(sparsity, abs=1e-3)
+    assert found[sparsity]["steps"] == 400
     pruned, _ = oneshot.prune_once(dense, sparsity)
     x, y = data["test"]
-    fip_accuracy, oneshot_accuracy = accuracy(predict(model, x), y), accuracy(predict(pruned, x), y)
-    assert fip_accuracy > oneshot_accuracy + 10, (fip_accuracy, oneshot_accuracy)
+    oneshot_accuracy = accuracy(predict(pruned, x), y)
+    assert found[sparsity]["test_accuracy"] > oneshot_accuracy + 10, (found[sparsity], oneshot_accuracy)
 
 
 def test_lth_runs_and_keeps_its_masks(mnist_lenet):

@@ -107,6 +107,14 @@ def load_prepared(path: Path) -> dict:
     return torch.load(path, weights_only=False)
 
 
+def load_splits(path: Path, device: torch.device) -> tuple[dict, dict]:
+    """({"train"|"val"|"test": (x uint8, y int64) on device}, data source for provenance)
+    of a file written by prepare()."""
+    prepared = load_prepared(path)
+    return {split: tuple(t.to(device) for t in prepared[split]) for split in ("train", "val", "test")}, \
+        prepared["source"]
+
+
 def to_input(images: torch.Tensor) -> torch.Tensor:
     """uint8 images [N, H, W] or [N, H, W, C] -> float inputs [N, C, H, W] in [0, 1]."""
     channels_first = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)

@@ -13,7 +13,7 @@ from torch.optim.swa_utils import update_bn
 
 from baselines.avalanche_cl import AVALANCHE_PLUGINS, learn_second_task
 from fipbench import models
-from fipbench.data.vision import load_prepared, to_input
+from fipbench.data.vision import load_splits, to_input
 from fipbench.fip import CrossEntropyObjective, OutputDistance, fip_loss, normalised_update
 from fipbench.results import Job, resolve_device, seed_everything, write_json_atomic
 from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
@@ -27,10 +27,7 @@ def load_tasks(data_dir: Path, device: torch.device) -> tuple[dict, dict]:
     """({dataset: {split: (x, y)}} on device, {dataset: data source for provenance})."""
     tasks, sources = {}, {}
     for name in TASKS:
-        prepared = load_prepared(Path(data_dir) / f"{name}.pt")
-        tasks[name] = {split: (x.to(device), y.to(device)) for split, (x, y) in
-                       ((s, prepared[s]) for s in ("train", "val", "test"))}
-        sources[name] = prepared["source"]
+        tasks[name], sources[name] = load_splits(Path(data_dir) / f"{name}.pt", device)
     return tasks, sources
 
 

@@ -21,7 +21,7 @@ from torch.optim.swa_utils import update_bn
 
 from baselines import lth, oneshot, random_sparse
 from fipbench import models
-from fipbench.data.vision import load_prepared, to_input
+from fipbench.data.vision import load_splits, to_input
 from fipbench.fip import OutputDistance, SparseProjectionObjective, fip_loss
 from fipbench.pruning import distance_to_sparse, masked_update, measured_sparsity, project, prunable
 from fipbench.results import Job, resolve_device, seed_everything
@@ -39,10 +39,9 @@ def level_key(sparsity: float) -> str:
 def load_task(settings: dict, data_dir: Path, device: torch.device) -> tuple[dict, dict]:
     """({split: (x uint8, y)} on device, data source for provenance) of a network's dataset,
     the training split cut to its first settings["train_images"] images when that is set."""
-    prepared = load_prepared(Path(data_dir) / f"{settings['dataset']}.pt")
-    task = {split: tuple(t.to(device) for t in prepared[split]) for split in ("train", "val", "test")}
+    task, source = load_splits(Path(data_dir) / f"{settings['dataset']}.pt", device)
     task["train"] = tuple(t[:settings["train_images"]] for t in task["train"])
-    return task, {settings["dataset"]: prepared["source"]}
+    return task, {settings["dataset"]: source}
 
 
 def with_fresh_batch_norm(model, task: dict, images: int = 2000, batch_size: int = 500):
