@@ -91,10 +91,30 @@ def distance_to_sparse(model, sparsity: float) -> float:
 
 def measured_sparsity(model) -> dict:
     """{"sparsity": % zeros over all prunable weights, "per_layer": {"layer1": % zeros, ...}
-    (numbered in the order of prunable(model)), "nonzero": count}, counted on the weights."""
+    (numbered in the order of prunable(model)), "nonzero": count, "ends_margin": points by
+    which the first and the last layer are less sparse than the least sparse layer between
+    them (positive: both ends are the least sparse layers; absent below 3 layers),
+    "connectivity": see connectivity()}, counted on the weights."""
     weights = list(prunable(model).values())
     zeros = [int((w == 0).sum()) for w in weights]
     total = sum(w.numel() for w in weights)
-    return {"sparsity": 100.0 * sum(zeros) / total,
-            "per_layer": {f"layer{i}": 100.0 * z / w.numel() for i, (z, w) in enumerate(zip(zeros, weights), start=1)},
-            "nonzero": total - sum(zeros)}
+    per_layer = [100.0 * z / w.numel() for z, w in zip(zeros, weights)]
+    result = {"sparsity": 100.0 * sum(zeros) / total,
+              "per_layer": {f"layer{i}": value for i, value in enumerate(per_layer, start=1)},
+              "nonzero": total - sum(zeros), "connectivity": connectivity(weights)}
+    if len(per_layer) >= 3:
+        result["ends_margin"] = min(per_layer[1:-1]) - max(per_layer[0], per_layer[-1])
+    return result
+
+
+def connectivity(weights: list[torch.Tensor]) -> dict:
+    """Which connections survive (Fig. 3F top). "input_fan_out": [in_features] count of
+    nonzero weights leaving each input of the first layer (each input channel for a
+    convolution, kernel positions summed). For a chain of fully connected layers also
+    "live_units": {"hidden1": n, ...}, hidden units with a nonzero weight both in and out."""
+    first = weights[0].detach()
+    result = {"input_fan_out": (first != 0).sum(dim=[d for d in range(first.dim()) if d != 1]).tolist()}
+    if all(w.dim() == 2 for w in weights):
+        result["live_units"] = {f"hidden{i}": int(((w_in != 0).any(dim=1) & (w_out != 0).any(dim=0)).sum())
+                                for i, (w_in, w_out) in enumerate(zip(weights, weights[1:]), start=1)}
+    return result

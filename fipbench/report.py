@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from fipbench.results import read_results  # noqa: E402
@@ -162,18 +163,50 @@ def plot_sparsity_accuracy(levels: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def plot_layer_sparsity(levels: pd.DataFrame, sparsity: float, path: Path) -> pd.DataFrame:
-    """Fig. 3F/3G: per-layer sparsity of the FIP solutions at `sparsity` across seeds. Returns the data."""
+    """Fig. 3F/3G: per-layer sparsity of the FIP solutions of one network at `sparsity`
+    across seeds. Returns the data."""
     fip = levels[(levels["method"] == "fip") & (levels["target"] == sparsity)]
     layer_columns = [c for c in fip.columns if c.startswith("sparsity_layer") and fip[c].notna().any()]
     data = fip[["network", "seed", *layer_columns]]
-    fig, ax = plt.subplots(figsize=(1.2 * len(layer_columns) + 2, 3.2))
+    fig, ax = plt.subplots(figsize=(min(0.5 * len(layer_columns), 12) + 2, 3.2))
     ax.boxplot([data[c].dropna() for c in layer_columns])
-    ax.set_xticks(range(1, len(layer_columns) + 1), [c.removeprefix("sparsity_") for c in layer_columns])
+    ax.set_xticks(range(1, len(layer_columns) + 1), [c.removeprefix("sparsity_layer") for c in layer_columns])
+    ax.set_xlabel("prunable layer (input to output)")
     ax.set_ylabel(f"% zero weights (FIP, {sparsity:g} % overall)")
+    ax.set_title(data["network"].iloc[0] if len(data) else "")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return data
+
+
+def plot_connectivity(results: dict[str, dict], path: Path) -> pd.DataFrame:
+    """Fig. 3F top: how many surviving weights leave each input of the first layer (a
+    square image when the inputs are pixels of one channel), one panel per method, with
+    the hidden units still connected in and out. results: {method: metrics["levels"][p]}.
+    Returns one row per method x input."""
+    fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 3.4), squeeze=False)
+    rows = []
+    for ax, (method, level) in zip(axes[0], results.items()):
+        fan_out = level["connectivity"]["input_fan_out"]
+        rows += [{"method": method, "input": i, "fan_out": n} for i, n in enumerate(fan_out)]
+        side = round(len(fan_out) ** 0.5)
+        if side * side == len(fan_out) and side > 1:
+            image = ax.imshow(np.reshape(fan_out, (side, side)), cmap="viridis")
+            ax.figure.colorbar(image, ax=ax, shrink=0.7, label="surviving weights out")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        else:
+            ax.bar(range(len(fan_out)), fan_out)
+            ax.set_xlabel("input channel")
+            ax.set_ylabel("surviving weights out")
+        live = level["connectivity"].get("live_units", {})
+        ax.set_title(f"{method}, {level['sparsity']:.1f} % sparse\n"
+                     + ", ".join(f"{name}: {n} live" for name, n in live.items()), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return pd.DataFrame(rows)
 
 
 def plot_weight_pca(pca: dict, path: Path) -> pd.DataFrame:
@@ -202,7 +235,8 @@ def plot_weight_pca(pca: dict, path: Path) -> pd.DataFrame:
 
 
 def aggregate_sparsity(cfg: dict, results: Path) -> None:
-    """levels.csv, summary.md and Fig. 3B, 3D, 3F under results/sparsity."""
+    """levels.csv, summary.md, Fig. 3B/3C and per network its layer sparsity (3F, 3G),
+    weight-space PCA (3D, 3E) and connectivity (3F top) under results/sparsity."""
     study_dir = Path(results) / "sparsity"
     levels = sparsity_table(study_dir)
     if levels.empty:
@@ -228,13 +262,18 @@ def aggregate_sparsity(cfg: dict, results: Path) -> None:
                      compute.reset_index().to_markdown(index=False)]
     (study_dir / "summary.md").write_text("\n\n".join(sections) + "\n")
     plot_sparsity_accuracy(levels, study_dir / "fig3b_accuracy.png").to_csv(study_dir / "fig3b_accuracy.csv", index=False)
-    network = cfg["sparsity"]["networks"][0]
-    pca_sparsity = cfg["sparsity"][network]["pca_sparsity"]
-    plot_layer_sparsity(levels[levels["network"] == network], pca_sparsity,
-                        study_dir / "fig3f_layers.png").to_csv(study_dir / "fig3f_layers.csv", index=False)
-    seed = min(levels[(levels["network"] == network) & (levels["method"] == "fip")]["seed"])
-    pca = json.loads((study_dir / network / "fip" / f"seed{seed}" / "metrics.json").read_text())["pca"]
-    plot_weight_pca(pca, study_dir / "fig3d_pca.png").to_csv(study_dir / "fig3d_pca.csv", index=False)
+    for network in cfg["sparsity"]["networks"]:
+        part, sparsity = levels[levels["network"] == network], cfg["sparsity"][network]["pca_sparsity"]
+        plot_layer_sparsity(part, sparsity, study_dir / f"layers_{network}.png").to_csv(
+            study_dir / f"layers_{network}.csv", index=False)
+        first = {method: study_dir / network / method / f"seed{min(part[part['method'] == method]['seed'])}"
+                 for method in ("fip", "lth")}
+        metrics = {method: json.loads((folder / "metrics.json").read_text()) for method, folder in first.items()}
+        plot_weight_pca(metrics["fip"]["pca"], study_dir / f"pca_{network}.png").to_csv(
+            study_dir / f"pca_{network}.csv", index=False)
+        plot_connectivity({method: m["levels"][level_key(sparsity)] for method, m in metrics.items()},
+                          study_dir / f"connectivity_{network}.png").to_csv(
+            study_dir / f"connectivity_{network}.csv", index=False)
 
 
 AGGREGATORS = {"continual_2task": aggregate, "sparsity": aggregate_sparsity}

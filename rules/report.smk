@@ -45,18 +45,14 @@ rule aggregate_sparsity:
             category="Sparsification",
         ),
         accuracy_data=f"{SP_OUT}/fig3b_accuracy.csv",
-        layers=report(
-            f"{SP_OUT}/fig3f_layers.png",
-            caption="../report/fig3f.rst",
-            category="Sparsification",
-        ),
-        layers_data=f"{SP_OUT}/fig3f_layers.csv",
-        pca=report(
-            f"{SP_OUT}/fig3d_pca.png",
-            caption="../report/fig3d.rst",
-            category="Sparsification",
-        ),
-        pca_data=f"{SP_OUT}/fig3d_pca.csv",
+        layers=[report(f"{SP_OUT}/layers_{network}.png", caption="../report/sparsity_layers.rst",
+                       category="Sparsification") for network in SP["networks"]],
+        pca=[report(f"{SP_OUT}/pca_{network}.png", caption="../report/sparsity_pca.rst",
+                    category="Sparsification") for network in SP["networks"]],
+        connectivity=[report(f"{SP_OUT}/connectivity_{network}.png", caption="../report/sparsity_connectivity.rst",
+                             category="Sparsification") for network in SP["networks"]],
+        figure_data=expand(f"{SP_OUT}/{{figure}}_{{network}}.csv", figure=["layers", "pca", "connectivity"],
+                           network=SP["networks"]),
     log:
         f"logs/{SCALE}/aggregate_sparsity.log",
     params:

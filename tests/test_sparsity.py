@@ -61,6 +61,21 @@ def test_random_masks_match_the_count_and_differ_from_magnitude():
     assert overlap < 0.3  # a random 10 % shares about 10 % of its kept weights with the largest 10 %
 
 
+def test_connectivity_and_ends_margin_are_counted_on_the_weights():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2), torch.nn.ReLU(),
+                                torch.nn.Linear(2, 2))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0]]))  # unit 3 has no input
+        model[2].weight.copy_(torch.tensor([[1.0, 0, 0], [0, 1, 1]]))
+        model[4].weight.copy_(torch.tensor([[1.0, 0], [1, 0]]))  # hidden2 unit 2 has no output
+    counted = measured_sparsity(model)
+    assert counted["connectivity"]["input_fan_out"] == [2, 1, 0, 0]
+    assert counted["connectivity"]["live_units"] == {"hidden1": 2, "hidden2": 1}
+    # layer sparsity 75 / 50 / 50 %: the middle layer is not sparser than the ends
+    assert counted["per_layer"] == {"layer1": 75.0, "layer2": 50.0, "layer3": 50.0}
+    assert counted["ends_margin"] == 50.0 - 75.0
+
+
 def test_masked_update_keeps_pruned_weights_at_zero_under_momentum():
     torch.manual_seed(0)
     x, y = torch.rand(256, 1, 28, 28), torch.randint(0, 10, (256,))

@@ -98,7 +98,12 @@ def test_smoke_dag_writes_the_sparsity_study(smoke_run):
     resnet = json.loads((results / "resnet20" / "lth" / "seed0" / "metrics.json").read_text())
     assert resnet["targets"] == [50, 93] and len(resnet["layers"]) == 22
     assert resnet["levels"]["93"]["sparsity"] == pytest.approx(93, abs=1e-3)
-    for name in ("levels.csv", "summary.md", "fig3b_accuracy.png", "fig3d_pca.png", "fig3f_layers.png"):
+    assert lth["levels"]["99_1"]["connectivity"]["live_units"]["hidden1"] <= 300
+    assert len(resnet["levels"]["93"]["connectivity"]["input_fan_out"]) == 3  # RGB channels of the first conv
+    names = ["levels.csv", "summary.md", "fig3b_accuracy.png"] + [
+        f"{figure}_{network}.{ext}" for figure in ("layers", "pca", "connectivity")
+        for network in ("lenet300_100", "resnet20") for ext in ("png", "csv")]
+    for name in names:
         assert (results / name).stat().st_size > 0
 
 
