@@ -1,2 +1,3 @@
 """Baseline methods, one module each: avalanche-lib continual-learning plugins (ewc, gem,
-replay, run by avalanche_cl) and pruning methods (lth, oneshot, random_sparse)."""
+replay, run by avalanche_cl), pruning methods (lth, oneshot, random_sparse) and ensembles
+(deepnet, fge, adp)."""

@@ -38,8 +38,9 @@ def summary(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} +- {sd:.2f} (n={len(values)})"
 
 
-def evaluate_claim(claim: dict, scale: str, results: Path, seeds: list[int]) -> dict:
-    """One row of the claims table: paper, reproduced, expectation and verdict."""
+def evaluate_claim(claim: dict, scale: str, results: Path, seeds: list[int] | dict[str, list[int]]) -> dict:
+    """One row of the claims table: paper, reproduced, expectation and verdict. seeds: the
+    seed folders every method should have, or {method: seeds} where methods differ."""
     paper = claim["paper"]
     row = {"id": claim["id"], "figure": claim["figure"], "claim": claim["claim"],
            "paper": "-" if paper.get("value") is None else
@@ -48,13 +49,14 @@ def evaluate_claim(claim: dict, scale: str, results: Path, seeds: list[int]) -> 
     if expect is None:
         return {**row, "kind": "-", "reproduced": "-", "expectation": "not stated", "verdict": "not run"}
     metric = claim["metric"]
-    measured = collect(results, metric["study"], metric["method"], metric["key"], seeds)
+    expected = seeds.get if isinstance(seeds, dict) else (lambda _: seeds)
+    measured = collect(results, metric["study"], metric["method"], metric["key"], expected(metric["method"]))
     row.update(kind=expect["kind"], reproduced=f"{metric['method']} {metric['key']}: {summary(measured['values'])}")
     missing = measured["missing"]
     other = None
     compared = expect.get("exceeds") or expect.get("ratio")
     if compared:
-        other = collect(results, metric["study"], compared["method"], compared["key"], seeds)
+        other = collect(results, metric["study"], compared["method"], compared["key"], expected(compared["method"]))
         row["reproduced"] += f"; {compared['method']} {compared['key']}: {summary(other['values'])}"
         missing = missing + other["missing"]
     row["expectation"] = describe(expect, paper)
@@ -105,7 +107,19 @@ def describe(expect: dict, paper: dict) -> str:
 def check(cfg: dict, results: Path) -> list[dict]:
     """Rows of the claims table of cfg's scale on the results folder of that scale."""
     claims = yaml.safe_load(CLAIMS_FILE.read_text())["claims"]
-    return [evaluate_claim(claim, cfg["scale"], Path(results), cfg["seeds"]) for claim in claims]
+    return [evaluate_claim(claim, cfg["scale"], Path(results), seeds_of(cfg, claim["metric"]["study"]))
+            for claim in claims]
+
+
+def seeds_of(cfg: dict, study: str) -> list[int] | dict[str, list[int]]:
+    """The seed folders a study's methods write: cfg["seeds"], except in the robustness
+    study, where seed k is the k-th trial of an ensemble's construction and each method
+    has its own number of trials (and `network` is the trained pool)."""
+    if study == "robustness":
+        settings = cfg["robustness"]
+        return {"network": list(range(settings["pool"])),
+                **{method: list(range(n)) for method, n in settings["trials"].items()}}
+    return cfg["seeds"]
 
 
 def markdown_table(rows: list[dict]) -> str:

@@ -55,12 +55,32 @@ def main(argv: list[str] | None = None) -> int:
     sparsify.add_argument("--method", required=True)
     sparsify.add_argument("--base", type=Path, required=True, help="folder of the dense job's model.pt and rewind.pt")
 
+    network = commands.add_parser("network", help="train one network of the robustness study (pool or surrogate)")
+    ensemble = commands.add_parser("ensemble", help="build the members of one trial of one ensemble method")
+    transfer = commands.add_parser("transfer", help="craft PGD images on the surrogate at every epsilon")
+    attack = commands.add_parser("attack", help="attack and analyse one trial of one ensemble method")
+    for sub in (network, ensemble, transfer, attack):
+        sub.add_argument("--data-dir", type=Path, required=True)
+        sub.add_argument("--out", type=Path, required=True, help="results folder of this job")
+        sub.add_argument("--threads", type=int, default=1)
+    for sub in (network, ensemble, transfer):
+        sub.add_argument("--work", type=Path, required=True, help="folder for the job's networks or images")
+    network.add_argument("--seed", type=int, required=True)
+    for sub in (ensemble, attack):
+        sub.add_argument("--method", required=True)
+        sub.add_argument("--trial", type=int, required=True)
+    ensemble.add_argument("--networks", type=Path, required=True, help="folder of the pool's seed<k>/model.pt")
+    for sub in (transfer, attack):
+        sub.add_argument("--surrogate", type=Path, required=True, help="the surrogate's model.pt")
+    attack.add_argument("--members", type=Path, required=True, help="the ensemble job's members.pt")
+    attack.add_argument("--transfer", type=Path, required=True, help="the transfer job's transfer.pt")
+
     select = commands.add_parser("select", help="pick a grid value on the validation split")
     select.add_argument("--out", type=Path, required=True)
     select.add_argument("metrics", type=Path, nargs="+")
 
     aggregate = commands.add_parser("aggregate", help="tables and figures of one study at one scale")
-    aggregate.add_argument("--study", choices=["continual_2task", "sparsity"], default="continual_2task")
+    aggregate.add_argument("--study", choices=["continual_2task", "sparsity", "robustness"], default="continual_2task")
     check = commands.add_parser("check", help="compare results with config/claims.yaml")
     for sub in (aggregate, check):
         sub.add_argument("--scale", required=True)
@@ -94,6 +114,18 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "sparsify":
         from fipbench.studies.sparsity import sparsify as sparsify_network
         sparsify_network(cfg, args.network, args.method, args.seed, args.data_dir, args.base, args.out, args.threads)
+    elif args.command in ("network", "ensemble", "transfer", "attack"):
+        from fipbench.studies import robustness
+        if args.command == "network":
+            robustness.train_network(cfg, args.seed, args.data_dir, args.work, args.out, args.threads)
+        elif args.command == "ensemble":
+            robustness.build_ensemble(cfg, args.method, args.trial, args.data_dir, args.networks, args.work, args.out,
+                                      args.threads)
+        elif args.command == "transfer":
+            robustness.transfer_set(cfg, args.data_dir, args.surrogate, args.work, args.out, args.threads)
+        else:
+            robustness.evaluate_ensemble(cfg, args.method, args.trial, args.data_dir, args.members, args.surrogate,
+                                         args.transfer, args.out, args.threads)
     elif args.command == "select":
         from fipbench.studies.continual_2task import select as select_value
         select_value(args.metrics, args.out)

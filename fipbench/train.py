@@ -1,11 +1,13 @@
 """The one optimisation loop (base training, fine-tuning and FIP paths all run through
 run_steps), mini-batch streams, and evaluation."""
 
+import copy
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch.nn import functional as F
+from torch.optim.swa_utils import update_bn
 from tqdm import tqdm
 
 from fipbench.data.vision import to_input
@@ -58,6 +60,33 @@ def sgd_update(optimizer: torch.optim.Optimizer) -> Callable:
         loss.backward()
         optimizer.step()
     return update
+
+
+def train_on_task(model, task: dict, sgd: dict, n_steps: int, generator: torch.Generator, update=None,
+                  desc: str = "train") -> int:
+    """n_steps of SGD (sgd: batch_size, lr, momentum) on task["train"] = (x uint8, y);
+    update(optimizer) -> update function replaces plain sgd_update (for example a masked
+    one). Returns n_steps."""
+    stream = BatchStream(*task["train"], sgd["batch_size"], generator)
+    optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
+    run_steps(model, n_steps, supervised_loss(stream), (update or sgd_update)(optimizer), desc=desc)
+    return n_steps
+
+
+def epoch_steps(task: dict, sgd: dict) -> int:
+    """Optimiser steps of sgd["epochs"] epochs over the task's training split."""
+    return -(-len(task["train"][1]) // sgd["batch_size"]) * sgd["epochs"]
+
+
+def with_fresh_batch_norm(model, images: torch.Tensor, batch_size: int = 500):
+    """model itself when it has no batch norm; else a copy in eval mode whose running
+    statistics are re-estimated (update_bn, cumulative average) on uint8 images [N, ...],
+    so that a network whose weights moved is not judged with stale statistics."""
+    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return model
+    fresh = copy.deepcopy(model)
+    update_bn([to_input(images[i:i + batch_size]) for i in range(0, len(images), batch_size)], fresh)
+    return fresh.eval()
 
 
 def flat_parameters(model) -> torch.Tensor:

@@ -64,10 +64,35 @@ rule aggregate_sparsity:
         "python -m fipbench.cli --config {params.cfg:q} aggregate --study sparsity --scale {params.scale} > {log} 2>&1"
 
 
+rule aggregate_robustness:
+    input:
+        [f"{RB_OUT}/{method}/seed{trial}/metrics.json" for method in RB["methods"] for trial in range(RB["trials"][method])],
+        [f"{RB_OUT}/build/{method}/seed{trial}/metrics.json" for method in RB["methods"]
+         for trial in range(RB["trials"][method])],
+        expand(f"{RB_OUT}/network/seed{{seed}}/metrics.json", seed=[*range(RB["pool"]), RB["surrogate_seed"]]),
+    output:
+        accuracy=f"{RB_OUT}/accuracy.csv",
+        summary=f"{RB_OUT}/summary.md",
+        figures=[report(f"{RB_OUT}/{name}.png", caption=f"../report/{name}.rst", category="Adversarial robustness")
+                 for name in ("fig4c_members", "fig4c_heatmaps", "fig4c_pca", "fig4d_attacks", "fig4e_coherence",
+                              "fig4f_diversity")],
+        figure_data=expand(f"{RB_OUT}/{{name}}.csv", name=["fig4c_members", "fig4e_coherence", "fig4f_diversity"]),
+    log:
+        f"logs/{SCALE}/aggregate_robustness.log",
+    params:
+        cfg=CFG_JSON,
+        scale=SCALE,
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} aggregate --study robustness --scale {params.scale} > {log} 2>&1"
+
+
 rule check:
     input:
         rules.aggregate.output,
         rules.aggregate_sparsity.output,
+        rules.aggregate_robustness.output,
         "config/claims.yaml",
     output:
         report(f"{RESULTS}/claims.md", caption="../report/claims.rst", category="Claims"),

@@ -14,7 +14,8 @@ from fipbench.fip import SparseProjectionObjective
 from fipbench.pruning import (distance_to_sparse, magnitude_masks, masked_update, measured_sparsity, project,
                               prunable)
 from fipbench.studies import sparsity as sparsity_study
-from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
+from fipbench.train import (BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss,
+                            with_fresh_batch_norm)
 
 
 def test_lenet_weight_count():
@@ -29,9 +30,9 @@ def test_resnet20_weight_count_and_fresh_batch_norm():
     assert sum(p.numel() for p in model.parameters()) == 272_474
     assert len(prunable(model)) == 22  # 19 convolutions, 2 shortcut convolutions, fc
     lenet = models.build("lenet300_100")
-    task = {"train": (torch.randint(0, 256, (600, 32, 32, 3), dtype=torch.uint8), torch.zeros(600))}
-    assert sparsity_study.with_fresh_batch_norm(lenet, task) is lenet  # nothing to re-estimate
-    fresh = sparsity_study.with_fresh_batch_norm(model, task)
+    images = torch.randint(0, 256, (600, 32, 32, 3), dtype=torch.uint8)
+    assert with_fresh_batch_norm(lenet, images) is lenet  # nothing to re-estimate
+    fresh = with_fresh_batch_norm(model, images)
     assert not torch.equal(fresh.bn.running_mean, model.bn.running_mean)  # re-estimated on the images
     assert torch.equal(model.bn.running_mean, torch.zeros(16))  # the original is left alone
     assert not fresh.training

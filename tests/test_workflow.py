@@ -107,6 +107,26 @@ def test_smoke_dag_writes_the_sparsity_study(smoke_run):
         assert (results / name).stat().st_size > 0
 
 
+def test_smoke_dag_writes_the_robustness_study(smoke_run):
+    results = smoke_run / "results" / "smoke" / "robustness"
+    for method in ("fip", "deepnet", "fge", "adp"):
+        metrics = json.loads((results / method / "seed0" / "metrics.json").read_text())
+        built = json.loads((results / "build" / method / "seed0" / "metrics.json").read_text())
+        assert len(metrics["clean"]["members"]) == built["members"] == 3
+        assert set(metrics["transfer"]) == set(metrics["white_box"]) == {"eps2", "eps8"}
+        for key, epsilon in (("eps2", 2 / 255), ("eps8", 8 / 255)):
+            assert metrics["white_box"][key]["max_perturbation"] <= epsilon + 1e-6
+        assert len(metrics["diversity"]["per_layer"]) == 14 and len(metrics["coherence"]["values"][0]) == 50
+        assert len(metrics["heatmap"]["true_label_probability"]) == 3
+    transfer = json.loads((results / "transfer" / "seed1000" / "metrics.json").read_text())
+    assert transfer["eps8"]["max_perturbation"] <= 8 / 255 + 1e-6
+    fip = json.loads((results / "build" / "fip" / "seed0" / "metrics.json").read_text())
+    assert fip["base_seed"] == 0 and len(fip["cycles"]) == 3
+    for name in ("summary.md", "accuracy.csv", "fig4c_members.png", "fig4c_heatmaps.png", "fig4c_pca.png",
+                 "fig4d_attacks.png", "fig4e_coherence.png", "fig4f_diversity.png", "fig4f_diversity.csv"):
+        assert (results / name).stat().st_size > 0
+
+
 def test_check_passes_on_the_smoke_results(smoke_run):
     result = cli("check", "--scale", "smoke", cwd=smoke_run)
     assert result.returncode == 0, result.stdout
@@ -155,7 +175,7 @@ def test_report_page_holds_the_figures_and_the_claims(smoke_run, tmp_path):
     snakemake("--report", str(page), "--config", "scale=smoke", cwd=smoke_run)
     html = page.read_text()
     for needle in ("fig2c_curves.png", "fig2f_final.png", "c2-fip-keeps-mnist", "Fig. 2F(i)", "fig3b_accuracy.png",
-                   "sp-lenet-fip-991"):
+                   "sp-lenet-fip-991", "fig4d_attacks.png", "rb-fip-beats-deepnet"):
         assert needle in html
 
 

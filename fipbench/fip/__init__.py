@@ -4,7 +4,8 @@ steps (optimiser, normalised, sampled) and the path loss for fipbench.train.run_
 from fipbench.fip.distances import DISTANCES, OutputDistance
 from fipbench.fip.objectives import CrossEntropyObjective, SparseProjectionObjective, ZeroObjective
 from fipbench.fip.path import fip_loss
+from fipbench.fip.sampler import sample_members
 from fipbench.fip.step import normalised_update, sampled_step
 
 __all__ = ["DISTANCES", "OutputDistance", "CrossEntropyObjective", "SparseProjectionObjective", "ZeroObjective", "fip_loss",
-           "normalised_update", "sampled_step"]
+           "normalised_update", "sample_members", "sampled_step"]

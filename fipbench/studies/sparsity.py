@@ -17,15 +17,16 @@ import time
 from pathlib import Path
 
 import torch
-from torch.optim.swa_utils import update_bn
 
 from baselines import lth, oneshot, random_sparse
 from fipbench import models
+from fipbench.analysis import weight_pca
 from fipbench.data.vision import load_splits, to_input
 from fipbench.fip import OutputDistance, SparseProjectionObjective, fip_loss
 from fipbench.pruning import distance_to_sparse, masked_update, measured_sparsity, project, prunable
 from fipbench.results import Job, resolve_device, seed_everything
-from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
+from fipbench.train import (BatchStream, accuracy, epoch_steps, predict, run_steps, sgd_update, supervised_loss,
+                            train_on_task, with_fresh_batch_norm)
 
 STUDY = "sparsity"
 METHODS = ("fip", "lth", "oneshot", "random")
@@ -44,21 +45,16 @@ def load_task(settings: dict, data_dir: Path, device: torch.device) -> tuple[dic
     return task, {settings["dataset"]: source}
 
 
-def with_fresh_batch_norm(model, task: dict, images: int = 2000, batch_size: int = 500):
-    """model itself when it has no batch norm; else a copy whose running statistics are
-    re-estimated (update_bn, cumulative average) on the first `images` training images,
-    so that a pruned or projected network is not judged with its dense statistics."""
-    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        return model
-    x = task["train"][0][:images]
-    fresh = copy.deepcopy(model)
-    update_bn([to_input(x[i:i + batch_size]) for i in range(0, len(x), batch_size)], fresh)
-    return fresh.eval()
+def refreshed(model, task: dict):
+    """model with batch-norm statistics re-estimated on the first 2,000 training images
+    (fipbench.train.with_fresh_batch_norm), so that a pruned or projected network is not
+    judged with its dense statistics."""
+    return with_fresh_batch_norm(model, task["train"][0][:2000])
 
 
 def evaluate(model, task: dict) -> dict:
     """Validation and test accuracy (%) of model in eval mode (batch norm re-estimated first)."""
-    model = with_fresh_batch_norm(model, task)
+    model = refreshed(model, task)
     return {f"{split}_accuracy": accuracy(predict(model, task[split][0]), task[split][1])
             for split in ("val", "test")}
 
@@ -66,16 +62,8 @@ def evaluate(model, task: dict) -> dict:
 def train(model, task: dict, sgd: dict, n_steps: int, generator: torch.Generator, masks=None,
           desc: str = "train") -> int:
     """n_steps of SGD on the task's training split (masked when masks are given); returns n_steps."""
-    stream = BatchStream(*task["train"], sgd["batch_size"], generator)
-    optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
-    update = sgd_update(optimizer) if masks is None else masked_update(optimizer, model, masks)
-    run_steps(model, n_steps, supervised_loss(stream), update, desc=desc)
-    return n_steps
-
-
-def epoch_steps(task: dict, sgd: dict) -> int:
-    """Optimiser steps of sgd["epochs"] epochs over the task's training split."""
-    return -(-len(task["train"][1]) // sgd["batch_size"]) * sgd["epochs"]
+    update = None if masks is None else (lambda optimizer: masked_update(optimizer, model, masks))
+    return train_on_task(model, task, sgd, n_steps, generator, update, desc)
 
 
 def train_dense(cfg: dict, network: str, seed: int, data_dir: Path, work: Path, out_dir: Path,
@@ -121,7 +109,7 @@ def fip_path(dense, task: dict, settings: dict, targets: list[float], generator:
     for target in targets:
         def record(net):
             snapshots.append(("path", flat_prunable(net)))
-            return {"test_accuracy": accuracy(predict(with_fresh_batch_norm(net, task), curve_x), curve_y),
+            return {"test_accuracy": accuracy(predict(refreshed(net, task), curve_x), curve_y),
                     "distance_to_sparse": distance_to_sparse(net, target)}
 
         start = time.time()
@@ -142,19 +130,6 @@ def fip_path(dense, task: dict, settings: dict, targets: list[float], generator:
         print(f"fip {target} %: {found[target]['sparsity']:.2f} % zeros, test {found[target]['test_accuracy']:.2f} %,"
               f" relative distance to the sparse set before projection {remaining:.2e}", flush=True)
     return found, curve, snapshots
-
-
-def weight_pca(snapshots: list, randoms: list) -> dict:
-    """2-D PCA of weight vectors (Fig. 3D, 3E): the path's snapshots and random sparse
-    networks, centred together. Returns {"explained_variance": [2], "points": [{kind, x, y}]}."""
-    labels = [label for label, _ in snapshots] + ["random"] * len(randoms)
-    matrix = torch.stack([v for _, v in snapshots] + randoms).double()
-    centred = matrix - matrix.mean(0)
-    _, singular, v = torch.linalg.svd(centred, full_matrices=False)
-    coords = centred @ v[:2].T
-    variance = singular.pow(2)
-    return {"explained_variance": (variance[:2] / variance.sum()).tolist(),
-            "points": [{"kind": label, "x": x, "y": y} for label, (x, y) in zip(labels, coords.tolist())]}
 
 
 def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, base_dir: Path,
@@ -185,7 +160,8 @@ def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, ba
             job.steps += found[targets[-1]]["steps"]
             randoms = [flat_prunable(random_sparse.sample(dense, settings["pca_sparsity"], generator)[0])
                        for _ in range(settings["random_samples"])]
-            extra["pca"] = {"sparsity": settings["pca_sparsity"], **weight_pca(snapshots, randoms)}
+            extra["pca"] = {"sparsity": settings["pca_sparsity"],
+                            **weight_pca(snapshots + [("random", vector) for vector in randoms])}
         elif method == "lth":
             schedule = settings["lth"]
             per_level = epoch_steps(task, {**settings["train"], "epochs": schedule["epochs"]})

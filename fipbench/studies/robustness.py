@@ -1,0 +1,216 @@
+"""Adversarial robustness of ensembles (Fig. 4): FIP ensembles against DeepNet ensembles,
+fast geometric ensembling (FGE) and ADP, under PGD on CIFAR-10.
+
+Jobs: `train_network` trains one VGG (the DeepNet pool, the FIP and FGE starting points,
+and the surrogate are all such networks, told apart by seed); `build_ensemble` makes the
+members of one method's trial; `transfer_set` crafts PGD images on the surrogate at every
+epsilon; `evaluate_ensemble` scores members and ensemble on clean, transfer and white-box
+adversarial images and computes the analyses (coherence with the surrogate, per-layer
+representation diversity, weight-space PCA, per-image scores).
+
+Every member's batch-norm statistics are re-estimated on the first `bn_images` training
+images before it is used (FIP and FGE move weights under the training statistics)."""
+
+import copy
+import time
+from pathlib import Path
+
+import torch
+
+from baselines import adp, deepnet, fge
+from fipbench import models
+from fipbench.analysis import coherence, representation_diversity, weight_pca
+from fipbench.data.vision import load_splits, to_input
+from fipbench.ensemble import Ensemble, perturbation_size, pgd
+from fipbench.fip import OutputDistance, sample_members
+from fipbench.results import Job, resolve_device, seed_everything
+from fipbench.train import (BatchStream, accuracy, epoch_steps, flat_parameters, predict, run_steps, sgd_update,
+                            train_on_task, with_fresh_batch_norm)
+
+STUDY = "robustness"
+METHODS = ("fip", "deepnet", "fge", "adp")
+
+
+def epsilon_key(epsilon: float) -> str:
+    """Key of an attack strength in metrics: 8 (in 1/255) -> "eps8"."""
+    return f"eps{epsilon:g}".replace(".", "_")
+
+
+def build_network(settings: dict, device: torch.device):
+    return models.build(settings["network"], width=settings["width"]).to(device)
+
+
+def load_network(settings: dict, path: Path, device: torch.device):
+    model = build_network(settings, device)
+    model.load_state_dict(torch.load(path, map_location=device))
+    return model.eval()
+
+
+def setup(cfg: dict, seed: int, data_dir: Path, threads: int) -> tuple[dict, torch.device, dict, dict]:
+    """(settings, device, task {split: (x, y)}, data sources) of a robustness job."""
+    settings, device = cfg[STUDY], resolve_device(cfg["device"])
+    torch.set_num_threads(threads)
+    seed_everything(seed)
+    task, source = load_splits(Path(data_dir) / f"{settings['dataset']}.pt", device)
+    return settings, device, task, {settings["dataset"]: source}
+
+
+def refreshed(model, task: dict, settings: dict):
+    return with_fresh_batch_norm(model, task["train"][0][:settings["bn_images"]])
+
+
+def clean_accuracy(model, task: dict) -> dict:
+    return {f"{split}_accuracy": accuracy(predict(model, task[split][0]), task[split][1]) for split in ("val", "test")}
+
+
+def train_network(cfg: dict, seed: int, data_dir: Path, work: Path, out_dir: Path, threads: int) -> None:
+    """Train one network from scratch with seed; save work/model.pt and its accuracy."""
+    settings, device, task, sources = setup(cfg, seed, data_dir, threads)
+    with Job(out_dir, cfg, seed, device, threads, sources) as job:
+        model = build_network(settings, device)
+        job.steps = train_on_task(model, task, settings["train"], epoch_steps(task, settings["train"]),
+                                  torch.Generator().manual_seed(seed), desc=f"{settings['network']} seed{seed}")
+        work.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), work / "model.pt")
+        job.finish({**clean_accuracy(model, task), "parameters": sum(p.numel() for p in model.parameters())})
+
+
+def build_ensemble(cfg: dict, method: str, trial: int, data_dir: Path, networks: Path, work: Path,
+                   out_dir: Path, threads: int) -> None:
+    """Make the members of trial `trial` of `method` (seeded by trial) and save them to
+    work/members.pt. networks: the folder holding seed<k>/model.pt of the trained pool."""
+    settings, device, task, sources = setup(cfg, trial, data_dir, threads)
+    size, pool = settings["members"], list(range(settings["pool"]))
+    generator = torch.Generator().manual_seed(trial)
+    with Job(out_dir, cfg, trial, device, threads, sources) as job:
+        start, extra = time.time(), {}
+        if method == "deepnet":
+            seeds = deepnet.members_of_trial(pool, size, trial)
+            states = [torch.load(Path(networks) / f"seed{s}" / "model.pt", map_location=device) for s in seeds]
+            extra["pool_seeds"] = seeds
+            job.steps = size * epoch_steps(task, settings["train"])  # what training them cost
+        elif method in ("fip", "fge"):
+            base_seed = pool[trial % len(pool)]
+            base = load_network(settings, Path(networks) / f"seed{base_seed}" / "model.pt", device)
+            extra["base_seed"] = base_seed
+            if method == "fip":
+                walk = settings["fip"]
+                probes = to_input(task["train"][0][:walk["probe_images"]])
+                states, extra["cycles"] = sample_members(base, OutputDistance(base, probes, walk["distance"]), walk,
+                                                         size, generator)
+                job.steps = size * walk["keep_every"] * walk["descent_steps"]
+            else:
+                cycle = settings["fge"]
+                cycle_steps = epoch_steps(task, {"batch_size": cycle["batch_size"], "epochs": cycle["cycle_epochs"]})
+                stream = BatchStream(*task["train"], cycle["batch_size"], generator)
+                states = fge.collect(base, stream, size, cycle_steps, cycle)
+                job.steps = size * cycle_steps - (cycle_steps - cycle_steps // 2)
+        elif method == "adp":
+            joint = adp.Jointly([build_network(settings, device) for _ in range(size)])
+            sgd, weights = settings["train"], settings["adp"]
+            optimizer = torch.optim.SGD(joint.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
+            job.steps = epoch_steps(task, sgd)
+            run_steps(joint, job.steps, adp.adp_objective(BatchStream(*task["train"], sgd["batch_size"], generator),
+                                                           weights["alpha"], weights["beta"]),
+                      sgd_update(optimizer), desc=f"adp trial{trial}")
+            states = [member.state_dict() for member in joint.members]
+        else:
+            raise ValueError(f"unknown ensemble method {method!r}; known: {', '.join(METHODS)}")
+        members = [refreshed(load_state(settings, state, device), task, settings) for state in states]
+        job.timings = {"construction_seconds": round(time.time() - start, 3)}
+        work.mkdir(parents=True, exist_ok=True)
+        torch.save([member.state_dict() for member in members], work / "members.pt")
+        ensemble = Ensemble(members).eval()
+        job.finish({"method": method, "trial": trial, "members": size, **extra,
+                    "member_test_accuracy": [accuracy(predict(m, task["test"][0]), task["test"][1]) for m in members],
+                    "ensemble": clean_accuracy(ensemble, task)})
+
+
+def load_state(settings: dict, state: dict, device: torch.device):
+    model = build_network(settings, device)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def attack_images(task: dict, settings: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs float [N, 3, 32, 32] in [0, 1], labels [N]) of the first attack.test_images test images."""
+    n = settings["attack"]["test_images"]
+    return to_input(task["test"][0][:n]), task["test"][1][:n]
+
+
+def transfer_set(cfg: dict, data_dir: Path, surrogate: Path, work: Path, out_dir: Path, threads: int) -> None:
+    """PGD images crafted on the surrogate at every epsilon -> work/transfer.pt
+    ({epsilon_key: float images}); metrics: the surrogate's accuracy on them."""
+    seed = cfg[STUDY]["surrogate_seed"]
+    settings, device, task, sources = setup(cfg, seed, data_dir, threads)
+    attack = settings["attack"]
+    with Job(out_dir, cfg, seed, device, threads, sources) as job:
+        model = load_network(settings, surrogate, device)
+        inputs, labels = attack_images(task, settings)
+        crafted, found = {}, {"clean_accuracy": accuracy(logits(model, inputs), labels)}
+        for epsilon in attack["epsilons"]:
+            key = epsilon_key(epsilon)
+            crafted[key] = pgd(model, inputs, labels, attack, epsilon / 255, seed=0)
+            found[key] = {"surrogate_accuracy": accuracy(logits(model, crafted[key]), labels),
+                          "max_perturbation": perturbation_size(crafted[key], inputs, attack["norm"]).max().item()}
+            job.steps += attack["steps"] * attack["restarts"]
+        work.mkdir(parents=True, exist_ok=True)
+        torch.save(crafted, work / "transfer.pt")
+        job.finish({"attack": attack, "images": len(labels), **found})
+
+
+@torch.no_grad()
+def logits(model, inputs: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Outputs [N, C] of model (eval mode) on float inputs [N, 3, H, W], in batches."""
+    model.eval()
+    return torch.cat([model(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])
+
+
+def true_label_probability(members: list, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Softmax probability of the true label [M, N] of each member on inputs (Fig. 4C right)."""
+    return torch.stack([torch.softmax(logits(m, inputs), 1).gather(1, labels[:, None])[:, 0] for m in members])
+
+
+def accuracies(members: list, ensemble, inputs: torch.Tensor, labels: torch.Tensor) -> dict:
+    """{"members": [accuracy % of each], "member_mean", "ensemble"} on float inputs."""
+    each = [accuracy(logits(m, inputs), labels) for m in members]
+    return {"members": each, "member_mean": sum(each) / len(each), "ensemble": accuracy(logits(ensemble, inputs), labels)}
+
+
+def evaluate_ensemble(cfg: dict, method: str, trial: int, data_dir: Path, members_path: Path, surrogate: Path,
+                      transfer: Path, out_dir: Path, threads: int) -> None:
+    """Clean, transfer and white-box accuracy of members and ensemble, and the analyses."""
+    settings, device, task, sources = setup(cfg, trial, data_dir, threads)
+    attack, analysis = settings["attack"], settings["analysis"]
+    with Job(out_dir, cfg, trial, device, threads, sources) as job:
+        members = [load_state(settings, state, device) for state in torch.load(members_path, map_location=device)]
+        ensemble = Ensemble(members).eval()
+        surrogate_model = load_network(settings, surrogate, device)
+        inputs, labels = attack_images(task, settings)
+        crafted = torch.load(transfer, map_location=device)
+        metrics = {"method": method, "trial": trial, "attack": attack, "images": len(labels),
+                   "clean": accuracies(members, ensemble, inputs, labels), "transfer": {}, "white_box": {}}
+        timings = {}
+        for epsilon in attack["epsilons"]:
+            key = epsilon_key(epsilon)
+            metrics["transfer"][key] = accuracies(members, ensemble, crafted[key], labels)
+            start = time.time()
+            adversarial = pgd(ensemble, inputs, labels, attack, epsilon / 255, seed=trial)
+            timings[f"white_box_{key}_seconds"] = round(time.time() - start, 3)
+            metrics["white_box"][key] = {**accuracies(members, ensemble, adversarial, labels),
+                                         "max_perturbation": perturbation_size(adversarial, inputs, attack["norm"]).max().item()}
+            job.steps += attack["steps"] * attack["restarts"]
+        headline = crafted[epsilon_key(attack["headline_epsilon"])][:analysis["heatmap_images"]]
+        metrics["heatmap"] = {"epsilon": attack["headline_epsilon"],
+                              "true_label_probability": [[round(v, 4) for v in row] for row in
+                                                         true_label_probability(members, headline, labels[:len(headline)]).tolist()]}
+        n = analysis["coherence_images"]
+        coherent = [coherence(m, surrogate_model, task["test"][0][:n], task["test"][1][:n]) for m in members]
+        metrics["coherence"] = {"per_member_mean": [sum(c) / len(c) for c in coherent],
+                                "mean": sum(map(sum, coherent)) / (n * len(members)),
+                                "values": [[round(v, 4) for v in c] for c in coherent]}
+        diversity = representation_diversity(members, task["test"][0][:analysis["diversity_images"]])
+        metrics["diversity"] = {"per_layer": diversity, "early_mean": sum(diversity[:6]) / 6}
+        metrics["pca"] = weight_pca([(f"member {i}", flat_parameters(m).cpu()) for i, m in enumerate(members)])
+        job.timings = timings
+        job.finish(metrics)

@@ -1,0 +1,194 @@
+# Adversarial robustness (Fig. 4): trained networks (the pool, seeds 0..pool-1, and the
+# surrogate), one rule per ensemble method building one trial's members, the transfer set
+# crafted on the surrogate, and one attack-and-analysis job per method x trial.
+from baselines.deepnet import members_of_trial  # noqa: E402
+
+RB = CFG["robustness"]
+RB_OUT = f"{RESULTS}/robustness"
+RB_WORK = f"work/{SCALE}/robustness"
+RB_CFG = job_config(CFG, "robustness")
+RB_DATA = f"resources/{SCALE}/{RB['dataset']}.pt"
+
+
+wildcard_constraints:
+    trial=r"\d+",
+
+
+RB_MODEL = f"{RB_WORK}/network/seed{{seed}}/model.pt"
+rule rb_network:
+    input:
+        data=RB_DATA,
+    output:
+        metrics=f"{RB_OUT}/network/seed{{seed}}/metrics.json",
+        model=RB_MODEL,
+    log:
+        f"logs/{SCALE}/robustness/network_seed{{seed}}.log",
+    wildcard_constraints:
+        seed=r"\d+",
+    params:
+        cfg=RB_CFG,
+    threads: CFG["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=240,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} network --seed {wildcards.seed} --data-dir $(dirname {input.data})"
+        " --work $(dirname {output.model}) --out $(dirname {output.metrics}) --threads {threads} > {log} 2>&1"
+
+
+ENSEMBLE_SHELL = (
+    "python -m fipbench.cli --config {params.cfg:q} ensemble --method {params.method} --trial {wildcards.trial}"
+    " --data-dir $(dirname {input.data}) --networks {params.networks} --work $(dirname {output.members})"
+    " --out $(dirname {output.metrics}) --threads {threads} > {log} 2>&1"
+)
+
+
+rule rb_fip:
+    input:
+        data=RB_DATA,
+        start=lambda wc: RB_MODEL.format(seed=int(wc.trial) % RB["pool"]),
+    output:
+        metrics=f"{RB_OUT}/build/fip/seed{{trial}}/metrics.json",
+        members=f"{RB_WORK}/fip/seed{{trial}}/members.pt",
+    log:
+        f"logs/{SCALE}/robustness/fip_seed{{trial}}.log",
+    params:
+        cfg=RB_CFG,
+        method="fip",
+        networks=f"{RB_WORK}/network",
+    threads: CFG["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=120,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        ENSEMBLE_SHELL
+
+
+rule rb_fge:
+    input:
+        data=RB_DATA,
+        start=lambda wc: RB_MODEL.format(seed=int(wc.trial) % RB["pool"]),
+    output:
+        metrics=f"{RB_OUT}/build/fge/seed{{trial}}/metrics.json",
+        members=f"{RB_WORK}/fge/seed{{trial}}/members.pt",
+    log:
+        f"logs/{SCALE}/robustness/fge_seed{{trial}}.log",
+    params:
+        cfg=RB_CFG,
+        method="fge",
+        networks=f"{RB_WORK}/network",
+    threads: CFG["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=240,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        ENSEMBLE_SHELL
+
+
+rule rb_deepnet:
+    input:
+        data=RB_DATA,
+        members=lambda wc: [RB_MODEL.format(seed=s)
+                             for s in members_of_trial(list(range(RB["pool"])), RB["members"], int(wc.trial))],
+    output:
+        metrics=f"{RB_OUT}/build/deepnet/seed{{trial}}/metrics.json",
+        members=f"{RB_WORK}/deepnet/seed{{trial}}/members.pt",
+    log:
+        f"logs/{SCALE}/robustness/deepnet_seed{{trial}}.log",
+    params:
+        cfg=RB_CFG,
+        method="deepnet",
+        networks=f"{RB_WORK}/network",
+    threads: CFG["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=60,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        ENSEMBLE_SHELL
+
+
+rule rb_adp:
+    input:
+        data=RB_DATA,
+    output:
+        metrics=f"{RB_OUT}/build/adp/seed{{trial}}/metrics.json",
+        members=f"{RB_WORK}/adp/seed{{trial}}/members.pt",
+    log:
+        f"logs/{SCALE}/robustness/adp_seed{{trial}}.log",
+    params:
+        cfg=RB_CFG,
+        method="adp",
+        networks=f"{RB_WORK}/network",
+    threads: CFG["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=600,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        ENSEMBLE_SHELL
+
+
+rule rb_transfer:
+    input:
+        data=RB_DATA,
+        surrogate=RB_MODEL.format(seed=RB["surrogate_seed"]),
+    output:
+        metrics=f"{RB_OUT}/transfer/seed{RB['surrogate_seed']}/metrics.json",
+        images=f"{RB_WORK}/transfer/transfer.pt",
+    log:
+        f"logs/{SCALE}/robustness/transfer.log",
+    params:
+        cfg=RB_CFG,
+    threads: CFG["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=60,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} transfer --data-dir $(dirname {input.data})"
+        " --surrogate {input.surrogate} --work $(dirname {output.images}) --out $(dirname {output.metrics})"
+        " --threads {threads} > {log} 2>&1"
+
+
+rule rb_attack:
+    input:
+        data=RB_DATA,
+        members=f"{RB_WORK}/{{method}}/seed{{trial}}/members.pt",
+        surrogate=RB_MODEL.format(seed=RB["surrogate_seed"]),
+        transfer=rules.rb_transfer.output.images,
+    output:
+        f"{RB_OUT}/{{method}}/seed{{trial}}/metrics.json",
+    log:
+        f"logs/{SCALE}/robustness/attack_{{method}}_seed{{trial}}.log",
+    wildcard_constraints:
+        method="|".join(RB["methods"]),
+        trial=r"\d+",
+    params:
+        cfg=RB_CFG,
+    threads: CFG["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} attack --method {wildcards.method} --trial {wildcards.trial}"
+        " --data-dir $(dirname {input.data}) --members {input.members} --surrogate {input.surrogate}"
+        " --transfer {input.transfer} --out $(dirname {output}) --threads {threads} > {log} 2>&1"

@@ -1,0 +1,129 @@
+"""Robustness study parts on constructed data: PGD stays in its epsilon-ball, ensembles
+average softmax, ADP's loss, FGE's schedule, the FIP sampler, CKA and coherence."""
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from baselines import adp, deepnet, fge
+from fipbench import models
+from fipbench.analysis import centred_gram, cka, coherence, representation_diversity
+from fipbench.ensemble import Ensemble, perturbation_size, pgd
+from fipbench.fip import OutputDistance, sample_members
+from fipbench.train import BatchStream, accuracy, run_steps, sgd_update, supervised_loss
+
+
+def blobs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 colour images [n, 8, 8, 3] of 3 classes told apart by which channel is bright."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 3, (n,), generator=generator)
+    images = torch.randint(0, 100, (n, 8, 8, 3), generator=generator)
+    images[torch.arange(n), :, :, labels] += 120
+    return images.to(torch.uint8), labels
+
+
+def small_cnn() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+def trained(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    model = small_cnn()
+    stream = BatchStream(*blobs(512, 0), 64, torch.Generator().manual_seed(seed))
+    run_steps(model, 150, supervised_loss(stream), sgd_update(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)))
+    return model.eval()
+
+
+@pytest.mark.parametrize("norm,epsilon", [("linf", 8 / 255), ("l2", 0.5)])
+def test_pgd_stays_in_its_ball_and_in_the_unit_range(norm, epsilon):
+    model = trained(0)
+    images, labels = blobs(200, 1)
+    inputs = images.permute(0, 3, 1, 2).float() / 255
+    attack = {"norm": norm, "step_fraction": 0.25, "steps": 10, "restarts": 2}
+    adversarial = pgd(model, inputs, labels, attack, epsilon, seed=0, batch_size=64)
+    assert adversarial.shape == inputs.shape
+    assert perturbation_size(adversarial, inputs, norm).max() <= epsilon + 1e-6
+    assert adversarial.min() >= 0 and adversarial.max() <= 1
+    with torch.no_grad():  # the attack did something: the loss went up
+        assert F.cross_entropy(model(adversarial), labels) > F.cross_entropy(model(inputs), labels)
+
+
+def test_ensemble_averages_the_members_softmax():
+    members = [trained(seed) for seed in (0, 1, 2)]
+    x = blobs(16, 2)[0].permute(0, 3, 1, 2).float() / 255
+    with torch.no_grad():
+        mean = torch.stack([F.softmax(m(x), 1) for m in members]).mean(0)
+        assert torch.allclose(Ensemble(members)(x).exp(), mean, atol=1e-6)
+
+
+def test_adp_loss_matches_a_hand_computation_and_rewards_diversity():
+    labels = torch.tensor([0])
+    alike = torch.tensor([[[2.0, 1.0, 0.0]], [[2.0, 1.0, 0.0]]])  # 2 members, 1 image, 3 classes
+    diverse = torch.tensor([[[2.0, 1.0, 0.0]], [[2.0, 0.0, 1.0]]])
+    loss, parts = adp.adp_loss(diverse, labels, alpha=2.0, beta=0.5)
+    p = F.softmax(diverse[:, 0], 1)
+    entropy = -(p.mean(0) * p.mean(0).log()).sum()
+    u, v = p[0, 1:] / p[0, 1:].norm(), p[1, 1:] / p[1, 1:].norm()
+    gram = torch.tensor([[u @ u, u @ v], [v @ u, v @ v]]) + adp.DET_OFFSET * torch.eye(2)
+    expected = 2 * F.cross_entropy(diverse[0], labels) - 2.0 * entropy - 0.5 * torch.logdet(gram)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert parts["log_det"] > adp.adp_loss(alike, labels, 2.0, 0.5)[1]["log_det"] + 5  # alike: det ~ det_offset
+
+
+def test_fge_learning_rate_is_lowest_mid_cycle_and_highest_at_its_ends():
+    rates = [fge.cyclic_lr(step, 10, 0.05, 0.0005) for step in range(1, 21)]
+    assert rates[4] == pytest.approx(0.0005) and rates[14] == pytest.approx(0.0005)  # steps 5 and 15
+    assert rates[9] == pytest.approx(0.05) and rates[19] == pytest.approx(0.05)
+    assert rates[:5] == sorted(rates[:5], reverse=True) and rates[5:10] == sorted(rates[5:10])
+
+
+def test_deepnet_trials_are_different_subsets_of_the_pool():
+    trials = [deepnet.members_of_trial(list(range(6)), 5, t) for t in range(3)]
+    assert all(len(set(t)) == 5 for t in trials) and len({tuple(sorted(t)) for t in trials}) == 3
+    with pytest.raises(ValueError, match="pool of at least 5"):
+        deepnet.members_of_trial([0, 1], 5, 0)
+
+
+def test_fip_sampler_moves_the_weights_and_keeps_the_outputs():
+    start = trained(0)
+    images, labels = blobs(400, 3)
+    probes = images.permute(0, 3, 1, 2).float() / 255
+    settings = {"epsilon": 0.05, "descent_steps": 30, "lr": 0.05, "momentum": 0.9, "probe_batch": 64, "keep_every": 2}
+    states, cycles = sample_members(start, OutputDistance(start, probes), settings, 3, torch.Generator().manual_seed(0))
+    assert len(states) == 3 and len(cycles) == 6
+    assert cycles[-1]["weight_distance"] > cycles[0]["weight_distance"] > 0  # the walk goes on
+    reference = start(probes).argmax(1)
+    for state in states:
+        member = small_cnn()
+        member.load_state_dict(state)
+        with torch.no_grad():
+            agreement = (member.eval()(probes).argmax(1) == reference).float().mean().item()
+        assert agreement > 0.95
+    assert accuracy(start(probes), labels) > 90
+
+
+def test_cka_is_one_up_to_rotation_and_scale_and_low_for_unrelated_features():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 20, generator=generator)
+    rotation, _ = torch.linalg.qr(torch.randn(20, 20, generator=generator))
+    assert cka(centred_gram(x), centred_gram(3 * x @ rotation)) == pytest.approx(1.0, abs=1e-9)
+    assert cka(centred_gram(x), centred_gram(torch.randn(200, 20, generator=generator))) < 0.2
+
+
+def test_diversity_is_zero_for_copies_and_coherence_one_with_itself():
+    model = models.build("vgg16", width=0.0625)
+    images, labels = blobs(40, 4)
+    big = F.interpolate(images.permute(0, 3, 1, 2).float(), size=32).permute(0, 2, 3, 1).to(torch.uint8)
+    diversity = representation_diversity([model, model], big)
+    assert len(diversity) == 14 and max(abs(d) for d in diversity) < 1e-9  # 13 conv ReLUs + the classifier's
+    assert coherence(model, model, big, labels) == pytest.approx([1.0] * 40, abs=1e-5)
+    other = models.build("vgg16", width=0.0625)
+    assert min(representation_diversity([model, other], big)) > 0
+
+
+def test_vgg16_weight_counts():
+    assert sum(p.numel() for p in models.build("vgg16").parameters()) == 14_986_698
+    assert sum(p.numel() for p in models.build("vgg16", width=0.25).parameters()) == 939_642
+    assert models.build("vgg16", width=0.25)(torch.rand(2, 3, 32, 32)).shape == (2, 10)
