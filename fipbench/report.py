@@ -271,8 +271,9 @@ def aggregate_sparsity(cfg: dict, results: Path) -> None:
         metrics = {method: json.loads((folder / "metrics.json").read_text()) for method, folder in first.items()}
         plot_weight_pca(metrics["fip"]["pca"], study_dir / f"pca_{network}.png").to_csv(
             study_dir / f"pca_{network}.csv", index=False)
-        plot_connectivity({method: m["levels"][level_key(sparsity)] for method, m in metrics.items()},
-                          study_dir / f"connectivity_{network}.png").to_csv(
+        recorded = {method: m["levels"][level_key(sparsity)] for method, m in metrics.items()
+                    if "connectivity" in m["levels"][level_key(sparsity)]}  # results older than the key lack it
+        plot_connectivity(recorded, study_dir / f"connectivity_{network}.png").to_csv(
             study_dir / f"connectivity_{network}.csv", index=False)
 
 

@@ -40,10 +40,15 @@ def build_network(settings: dict, device: torch.device):
     return models.build(settings["network"], width=settings["width"]).to(device)
 
 
-def load_network(settings: dict, path: Path, device: torch.device):
+def load_state(settings: dict, state: dict, device: torch.device):
+    """The study's network with the parameters and buffers of state, in eval mode."""
     model = build_network(settings, device)
-    model.load_state_dict(torch.load(path, map_location=device))
+    model.load_state_dict(state)
     return model.eval()
+
+
+def load_network(settings: dict, path: Path, device: torch.device):
+    return load_state(settings, torch.load(path, map_location=device), device)
 
 
 def setup(cfg: dict, seed: int, data_dir: Path, threads: int) -> tuple[dict, torch.device, dict, dict]:
@@ -124,12 +129,6 @@ def build_ensemble(cfg: dict, method: str, trial: int, data_dir: Path, networks:
         job.finish({"method": method, "trial": trial, "members": size, **extra,
                     "member_test_accuracy": [accuracy(predict(m, task["test"][0]), task["test"][1]) for m in members],
                     "ensemble": clean_accuracy(ensemble, task)})
-
-
-def load_state(settings: dict, state: dict, device: torch.device):
-    model = build_network(settings, device)
-    model.load_state_dict(state)
-    return model.eval()
 
 
 def attack_images(task: dict, settings: dict) -> tuple[torch.Tensor, torch.Tensor]:
