@@ -96,7 +96,7 @@ def flat_parameters(model) -> torch.Tensor:
 
 def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: Callable | None = None,
               record_every: int = 0, checkpoint_dir: Path | None = None, checkpoint_every: int = 0,
-              desc: str = "train") -> list[dict]:
+              desc: str = "train", train_mode: bool = True) -> list[dict]:
     """Take n_steps optimisation steps; return the records taken along the way.
 
     loss_fn(model) -> (loss tensor, {name: float}); update(loss) changes the weights.
@@ -104,7 +104,9 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
     parts, the Euclidean distance |w - w0| travelled from the start and record(model)'s
     entries; record is called with the model in eval mode. Checkpoints (state_dict) go to
     checkpoint_dir/step<k>.pt every checkpoint_every steps. A non-finite loss raises
-    NonFiniteLoss."""
+    NonFiniteLoss. train_mode=False takes the steps with the model in eval mode (batch norm
+    uses and keeps its running statistics), as a FIP walk must when its reference outputs
+    were computed in eval mode."""
     start = flat_parameters(model)
     records = []
 
@@ -119,7 +121,7 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
     if record_every:
         take_record(0, {})
     for step in tqdm(range(1, n_steps + 1), desc=desc, mininterval=10, ascii=True):
-        model.train()
+        model.train(train_mode)
         loss, parts = loss_fn(model)
         if not torch.isfinite(loss):
             raise NonFiniteLoss(f"{desc}: non-finite loss {loss.item()} at step {step} ({parts})")

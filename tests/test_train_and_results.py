@@ -37,6 +37,23 @@ def test_run_steps_records_checkpoints_and_moves(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step10.pt", "step5.pt"]
 
 
+@pytest.mark.parametrize("train_mode", [True, False])
+def test_run_steps_in_eval_mode_keeps_batch_norm_statistics(train_mode):
+    torch.manual_seed(0)
+    model = tiny_cnn()
+    before = model[1].running_mean.clone()
+    stream = BatchStream(*images(128, 0), 32, torch.Generator().manual_seed(0))
+    run_steps(model, 3, supervised_loss(stream), sgd_update(torch.optim.SGD(model.parameters(), lr=0.05)),
+              record=lambda m: {}, record_every=3, train_mode=train_mode)
+    assert torch.equal(model[1].running_mean, before) != train_mode  # only training mode updates them
+    assert not torch.equal(model[0].weight, tiny_cnn_at_seed(0)[0].weight)  # the weights moved either way
+
+
+def tiny_cnn_at_seed(seed):
+    torch.manual_seed(seed)
+    return tiny_cnn()
+
+
 def test_non_finite_loss_stops_the_loop():
     model = tiny_cnn()
     stream = BatchStream(*images(64, 0), 32, torch.Generator().manual_seed(0))

@@ -4,7 +4,8 @@ its outputs, and keep networks along the way as ensemble members.
 One cycle: perturb all trainable parameters by a random direction of Euclidean length
 epsilon * |w| (|w|: the norm of all of them at the start of the walk), then take
 `descent_steps` optimiser steps on the output distance d(w, w_start) on probe inputs,
-back toward the functionally invariant set. Every keep_every-th cycle ends in a member."""
+back toward the functionally invariant set. Every keep_every-th cycle ends in a member.
+The walk runs in eval mode, like the reference outputs (batch norm keeps its statistics)."""
 
 import copy
 
@@ -35,7 +36,7 @@ def sample_members(start, distance: OutputDistance, settings: dict, n_members: i
                 p.add_(n * (scale / norm))
         optimizer = torch.optim.SGD(params, lr=settings["lr"], momentum=settings["momentum"])
         steps = run_steps(walker, settings["descent_steps"], loss_fn, sgd_update(optimizer),
-                          record_every=settings["descent_steps"], desc=f"fip cycle {cycle}")
+                          record_every=settings["descent_steps"], desc=f"fip cycle {cycle}", train_mode=False)
         records.append({"cycle": cycle, "distance": steps[-1]["distance"],
                         "weight_distance": (flat_parameters(walker) - flat_parameters(start)).norm().item()})
         if cycle % settings["keep_every"] == 0:

@@ -4,7 +4,10 @@ pruning and random sparse networks, from one trained dense network per seed.
 FIP walks one path from the dense network through the target sparsities in increasing
 order: for each target p it minimises d(w, w_dense) on training inputs + beta(t) *
 |w - P_p(w)|^2, with beta growing geometrically over the segment so that the path ends on
-the p-sparse set, then projects exactly onto it, evaluates, and walks on from there.
+the p-sparse set, then projects exactly onto it, evaluates, and walks on from there. The
+walk keeps the network in eval mode: the reference outputs were computed in eval mode, and
+with batch norm in training mode the distance would start far from zero and pull the
+weights toward making batch statistics mimic running ones (docs/sweeps/resnet_fip_bn_mode.py).
 
 Every method's result per target records test and validation accuracy of the exactly
 sparse network, the sparsity counted in its weights (overall and per layer), and the
@@ -117,7 +120,7 @@ def fip_path(dense, task: dict, settings: dict, targets: list[float], generator:
                            fip["probe_batch"], generator)
         optimizer = torch.optim.SGD(model.parameters(), lr=fip["lr"], momentum=fip["momentum"])
         segment = run_steps(model, fip["steps"], loss_fn, sgd_update(optimizer), record, fip["record_every"],
-                            desc=f"fip to {target} %")
+                            desc=f"fip to {target} %", train_mode=False)
         remaining = distance_to_sparse(model, target)
         masks = project(model, target)
         seconds += time.time() - start
