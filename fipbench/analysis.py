@@ -64,13 +64,16 @@ def representation_diversity(members: list, images: torch.Tensor) -> list[float]
             for layer in range(len(grams[0]))]
 
 
-def input_gradients(model, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def input_gradients(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 100) -> torch.Tensor:
     """Gradient of the cross-entropy of model (eval mode) with respect to each input image,
     flattened: [N, C*H*W]; the per-image loss is summed, so rows do not mix."""
     model.eval()
-    inputs = to_input(images).requires_grad_(True)
-    loss = F.cross_entropy(model(inputs), labels, reduction="sum")
-    return torch.autograd.grad(loss, inputs)[0].flatten(1)
+    gradients = []
+    for start in range(0, len(images), batch_size):
+        inputs = to_input(images[start:start + batch_size]).requires_grad_(True)
+        loss = F.cross_entropy(model(inputs), labels[start:start + batch_size], reduction="sum")
+        gradients.append(torch.autograd.grad(loss, inputs)[0].flatten(1))
+    return torch.cat(gradients)
 
 
 def coherence(model, surrogate, images: torch.Tensor, labels: torch.Tensor) -> list[float]:

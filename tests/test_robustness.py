@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from baselines import adp, deepnet, fge
 from fipbench import models
-from fipbench.analysis import centred_gram, cka, coherence, representation_diversity
+from fipbench.analysis import centred_gram, cka, coherence, input_gradients, representation_diversity
 from fipbench.ensemble import Ensemble, perturbation_size, pgd
 from fipbench.fip import OutputDistance, sample_members
 from fipbench.train import BatchStream, accuracy, run_steps, sgd_update, supervised_loss
@@ -119,6 +119,7 @@ def test_diversity_is_zero_for_copies_and_coherence_one_with_itself():
     diversity = representation_diversity([model, model], big)
     assert len(diversity) == 14 and max(abs(d) for d in diversity) < 1e-9  # 13 conv ReLUs + the classifier's
     assert coherence(model, model, big, labels) == pytest.approx([1.0] * 40, abs=1e-5)
+    assert torch.allclose(input_gradients(model, big, labels, batch_size=7), input_gradients(model, big, labels), atol=1e-6)
     other = models.build("vgg16", width=0.0625)
     assert min(representation_diversity([model, other], big)) > 0
 
