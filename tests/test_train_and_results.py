@@ -144,3 +144,26 @@ def test_missing_seed_is_incomplete_never_passed(tmp_path):
     assert row["verdict"] == "incomplete"
     row = evaluate_claim({**CLAIM, "expect": {"laptop": {"kind": "gate", "at_least": 90}}}, "laptop", tmp_path, [5])
     assert row["verdict"] == "not run"
+
+
+def test_provenance_audit_lists_what_does_not_match(tmp_path, mirror):
+    from fipbench.audit import audit
+    from fipbench.config import config_hash, load
+    from fipbench.data.mirror import expected_checksums
+    from fipbench.results import git_state
+
+    cfg = load({"scale": "smoke"})
+    name, digest = next(iter(expected_checksums(mirror).items()))
+    good = {"commit": git_state()["commit"], "dirty": False, "config": cfg, "config_hash": config_hash(cfg),
+            "data": {"mnist": {"kind": "mirror", "files": {name: digest}}}}
+    bad = {**good, "commit": "0" * 40, "config_hash": "0" * 16,
+           "data": {"mnist": {"kind": "mirror", "files": {name: "f" * 64}}}}
+    for folder, provenance in (("good/seed0", good), ("bad/seed0", bad), ("dirty/seed0", {**good, "dirty": True})):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "provenance.json").write_text(json.dumps(provenance))
+    problems, notes = audit(tmp_path, mirror)
+    assert all(line.startswith("bad/seed0: ") for line in problems) and len(problems) == 3
+    assert any("commit 0000" in p for p in problems) and any("config_hash" in p for p in problems)
+    assert any(name in p and "ffff" in p for p in problems)
+    assert any("dirty/seed0" in note for note in notes)
+    assert any(note.startswith("data checksums not checked") for note in audit(tmp_path, None)[1])
