@@ -1,11 +1,13 @@
 """The Snakemake workflow, run for real: lint, dry runs, config errors before any job, the
 whole smoke DAG in a temporary copy of the repository, its claims check, determinism of a
-job, and a NaN loss that stops a job without metrics."""
+job, and faults (a job killed mid-way, a NaN loss) that stop a job without metrics."""
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -157,6 +159,27 @@ def test_same_job_twice_writes_identical_metrics(smoke_run, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     committed = smoke_run / "results" / "smoke" / "sparsity" / "lenet300_100" / "fip" / "seed0" / "metrics.json"
     assert (again / "metrics.json").read_text() == committed.read_text()
+
+
+def test_job_killed_mid_way_leaves_nothing_and_its_rerun_matches(smoke_run, tmp_path):
+    out, log = tmp_path / "killed", tmp_path / "killed.log"
+    command = [sys.executable, "-m", "fipbench.cli", "--config", json.dumps({"scale": "smoke"}), "sparsify",
+               "--network", "lenet300_100", "--method", "fip", "--seed", "0", "--data-dir", "resources/smoke",
+               "--base", "work/smoke/sparsity/lenet300_100/dense/seed0", "--out", str(out)]
+    with open(log, "w") as stderr:
+        job = subprocess.Popen(command, cwd=smoke_run, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.time() + 120
+        while "fip to 90" not in log.read_text() and job.poll() is None and time.time() < deadline:
+            time.sleep(0.05)  # until the path is past its first target
+        assert job.poll() is None, "the job ended before it could be killed"
+        job.send_signal(signal.SIGKILL)
+        job.wait()
+    assert job.returncode == -signal.SIGKILL
+    assert not out.exists() or not any(out.iterdir())  # no metrics.json, no provenance, no temporary file
+    result = subprocess.run(command, cwd=smoke_run, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    committed = smoke_run / "results" / "smoke" / "sparsity" / "lenet300_100" / "fip" / "seed0" / "metrics.json"
+    assert (out / "metrics.json").read_text() == committed.read_text()
 
 
 def test_nan_loss_stops_the_job_without_metrics(smoke_run, tmp_path):
