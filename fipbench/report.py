@@ -166,7 +166,8 @@ def plot_layer_sparsity(levels: pd.DataFrame, sparsity: float, path: Path) -> pd
     """Fig. 3F/3G: per-layer sparsity of the FIP solutions of one network at `sparsity`
     across seeds. Returns the data."""
     fip = levels[(levels["method"] == "fip") & (levels["target"] == sparsity)]
-    layer_columns = [c for c in fip.columns if c.startswith("sparsity_layer") and fip[c].notna().any()]
+    layer_columns = sorted((c for c in fip.columns if c.startswith("sparsity_layer") and fip[c].notna().any()),
+                           key=lambda c: int(c.removeprefix("sparsity_layer")))
     data = fip[["network", "seed", *layer_columns]]
     fig, ax = plt.subplots(figsize=(min(0.5 * len(layer_columns), 12) + 2, 3.2))
     ax.boxplot([data[c].dropna() for c in layer_columns])
