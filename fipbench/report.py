@@ -19,6 +19,13 @@ FINAL_KEYS = ["mnist_class_incremental", "fashion_mnist_class_incremental", "mea
               "mnist_task_incremental", "fashion_mnist_task_incremental", "mean_task_incremental"]
 
 
+def save(fig, path: Path) -> None:
+    """Lay out, write as PNG (120 dpi) and close a figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def continual_2task_tables(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per method x seed of final numbers, one row per method x seed x curve point)."""
     finals, curves = [], []
@@ -58,9 +65,7 @@ def plot_curves(curves: pd.DataFrame, path: Path) -> None:
         ax.set_xlabel("optimiser step on Fashion-MNIST")
     axes[0][0].set_ylabel("test accuracy (%), class-incremental")
     axes[0][0].legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_finals(finals: pd.DataFrame, path: Path) -> None:
@@ -72,9 +77,7 @@ def plot_finals(finals: pd.DataFrame, path: Path) -> None:
     ax.set_ylabel("test accuracy (%), class-incremental")
     ax.set_ylim(0, 115)
     ax.legend(["MNIST", "Fashion-MNIST", "mean"], loc="upper center", ncols=3, frameon=False)
-    ax.figure.tight_layout()
-    ax.figure.savefig(path, dpi=120)
-    plt.close(ax.figure)
+    save(ax.figure, path)
 
 
 def aggregate(cfg: dict, results: Path) -> None:
@@ -156,9 +159,7 @@ def plot_sparsity_accuracy(levels: pd.DataFrame, path: Path) -> pd.DataFrame:
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(network)
         ax.legend(fontsize=7, ncols=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
     return data
 
 
@@ -175,9 +176,7 @@ def plot_layer_sparsity(levels: pd.DataFrame, sparsity: float, path: Path) -> pd
     ax.set_xlabel("prunable layer (input to output)")
     ax.set_ylabel(f"% zero weights (FIP, {sparsity:g} % overall)")
     ax.set_title(data["network"].iloc[0] if len(data) else "")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
     return data
 
 
@@ -204,9 +203,7 @@ def plot_connectivity(results: dict[str, dict], path: Path) -> pd.DataFrame:
         live = level["connectivity"].get("live_units", {})
         ax.set_title(f"{method}, {level['sparsity']:.1f} % sparse\n"
                      + ", ".join(f"{name}: {n} live" for name, n in live.items()), fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
     return pd.DataFrame(rows)
 
 
@@ -229,9 +226,7 @@ def plot_weight_pca(pca: dict, path: Path) -> pd.DataFrame:
     ax.set_xlabel(f"PC1 ({100 * variance[0]:.0f} % of variance)")
     ax.set_ylabel(f"PC2 ({100 * variance[1]:.0f} % of variance)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
     return points
 
 
@@ -319,9 +314,7 @@ def plot_robustness(table: pd.DataFrame, path: Path) -> None:
         ax.set_xlabel("epsilon (x 1/255)")
         ax.legend(fontsize=8)
     axes[0].set_ylabel("ensemble test accuracy (%)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_members(first: dict[str, dict], epsilon: float, path: Path) -> pd.DataFrame:
@@ -338,9 +331,7 @@ def plot_members(first: dict[str, dict], epsilon: float, path: Path) -> pd.DataF
     ax.set_xlabel("member")
     ax.set_ylabel(f"accuracy on transfer images, eps {epsilon:g}/255 (%)")
     ax.legend(fontsize=7, ncols=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
     return data
 
 
@@ -373,9 +364,7 @@ def plot_member_pca(first: dict[str, dict], path: Path) -> None:
         ax.set_title(method)
         ax.set_xlabel(f"PC1 ({100 * variance[0]:.0f} %)")
         ax.set_ylabel(f"PC2 ({100 * variance[1]:.0f} %)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_coherence(study_dir: Path, methods: list[str], path: Path) -> pd.DataFrame:
@@ -393,9 +382,7 @@ def plot_coherence(study_dir: Path, methods: list[str], path: Path) -> pd.DataFr
     ax.set_xlabel("cosine of input gradients, member vs surrogate")
     ax.set_ylabel("density")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
     return pd.DataFrame(summary)
 
 
@@ -413,9 +400,7 @@ def plot_diversity(study_dir: Path, methods: list[str], path: Path) -> pd.DataFr
     ax.set_xlabel("layer (ReLU outputs, input to output)")
     ax.set_ylabel("1 - mean pairwise linear CKA")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path)
     return data
 
 
