@@ -62,14 +62,28 @@ def sgd_update(optimizer: torch.optim.Optimizer) -> Callable:
     return update
 
 
+def scheduled(update: Callable, optimizer: torch.optim.Optimizer, sgd: dict, n_steps: int) -> Callable:
+    """update as it is, or, when sgd has lr_end, followed by one step of a cosine decay of
+    the learning rate from sgd["lr"] to sgd["lr_end"] over n_steps calls."""
+    if "lr_end" not in sgd:
+        return update
+    decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=n_steps, eta_min=sgd["lr_end"])
+
+    def update_and_decay(loss):
+        update(loss)
+        decay.step()
+    return update_and_decay
+
+
 def train_on_task(model, task: dict, sgd: dict, n_steps: int, generator: torch.Generator, update=None,
                   desc: str = "train") -> int:
-    """n_steps of SGD (sgd: batch_size, lr, momentum) on task["train"] = (x uint8, y);
-    update(optimizer) -> update function replaces plain sgd_update (for example a masked
-    one). Returns n_steps."""
+    """n_steps of SGD (sgd: batch_size, lr, momentum, optional lr_end) on task["train"] =
+    (x uint8, y); update(optimizer) -> update function replaces plain sgd_update (for
+    example a masked one). Returns n_steps."""
     stream = BatchStream(*task["train"], sgd["batch_size"], generator)
     optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
-    run_steps(model, n_steps, supervised_loss(stream), (update or sgd_update)(optimizer), desc=desc)
+    run_steps(model, n_steps, supervised_loss(stream), scheduled((update or sgd_update)(optimizer), optimizer, sgd, n_steps),
+              desc=desc)
     return n_steps
 
 

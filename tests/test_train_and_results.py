@@ -10,7 +10,7 @@ from torch import nn
 from fipbench.claims import evaluate_claim
 from fipbench.results import Job
 from fipbench.studies.continual_2task import new_task_statistics_only
-from fipbench.train import BatchStream, NonFiniteLoss, accuracy, run_steps, sgd_update, supervised_loss
+from fipbench.train import BatchStream, NonFiniteLoss, accuracy, run_steps, scheduled, sgd_update, supervised_loss
 
 
 def tiny_cnn():
@@ -52,6 +52,24 @@ def test_run_steps_in_eval_mode_keeps_batch_norm_statistics(train_mode):
 def tiny_cnn_at_seed(seed):
     torch.manual_seed(seed)
     return tiny_cnn()
+
+
+@pytest.mark.parametrize("lr_end", [None, 0.001])
+def test_learning_rate_decays_to_lr_end_only_when_asked(lr_end):
+    model = tiny_cnn()
+    x, y = images(64, 0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sgd = {"lr": 0.1} if lr_end is None else {"lr": 0.1, "lr_end": lr_end}
+    stream = BatchStream(x, y, 16, torch.Generator().manual_seed(0))
+    seen = []
+    update = scheduled(sgd_update(optimizer), optimizer, sgd, 10)
+    run_steps(model, 10, supervised_loss(stream), lambda loss: (seen.append(optimizer.param_groups[0]["lr"]), update(loss)))
+    final = optimizer.param_groups[0]["lr"]
+    if lr_end is None:
+        assert seen == [0.1] * 10 and final == 0.1
+    else:
+        assert seen[0] == 0.1 and all(a > b for a, b in zip(seen, seen[1:]))
+        assert seen[5] == pytest.approx((0.1 + lr_end) / 2) and final == pytest.approx(lr_end)
 
 
 def test_non_finite_loss_stops_the_loop():

@@ -24,8 +24,8 @@ from fipbench.data.vision import load_splits, to_input
 from fipbench.ensemble import Ensemble, perturbation_size, pgd
 from fipbench.fip import OutputDistance, sample_members
 from fipbench.results import Job, resolve_device, seed_everything
-from fipbench.train import (BatchStream, accuracy, epoch_steps, flat_parameters, predict, run_steps, sgd_update,
-                            train_on_task, with_fresh_batch_norm)
+from fipbench.train import (BatchStream, accuracy, epoch_steps, flat_parameters, predict, run_steps, scheduled,
+                            sgd_update, train_on_task, with_fresh_batch_norm)
 
 STUDY = "robustness"
 METHODS = ("fip", "deepnet", "fge", "adp")
@@ -117,7 +117,7 @@ def build_ensemble(cfg: dict, method: str, trial: int, data_dir: Path, networks:
             job.steps = epoch_steps(task, sgd)
             run_steps(joint, job.steps, adp.adp_objective(BatchStream(*task["train"], sgd["batch_size"], generator),
                                                            weights["alpha"], weights["beta"]),
-                      sgd_update(optimizer), desc=f"adp trial{trial}")
+                      scheduled(sgd_update(optimizer), optimizer, sgd, job.steps), desc=f"adp trial{trial}")
             states = [member.state_dict() for member in joint.members]
         else:
             raise ValueError(f"unknown ensemble method {method!r}; known: {', '.join(METHODS)}")
