@@ -434,7 +434,7 @@ def aggregate_robustness(cfg: dict, results: Path) -> None:
         + "\n\n## The surrogate on its own PGD images\n\n"
         + pd.DataFrame([{"epsilon": k, **v} for k, v in transfer.items() if k.startswith("eps")]).to_markdown(index=False)
         + f"\n\nclean accuracy {transfer['clean_accuracy']:.2f} %\n\n## Trained networks\n\n"
-        + pd.DataFrame(networks).to_markdown(index=False)
+        + pd.DataFrame(networks).sort_values("seed").to_markdown(index=False)
         + "\n\n## Cost of building each ensemble (DeepNet: the steps of training its members)\n\n"
         + pd.DataFrame(costs).to_markdown(index=False) + "\n")
     plot_robustness(table, study_dir / "fig4d_attacks.png")
