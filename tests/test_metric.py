@@ -1,0 +1,82 @@
+"""The metric of Eq. 2 (fipbench.fip.metric) against dense references on small float64
+models: the dense mean J^T J of a linear softmax model, the Hessian of the engine's own
+output distances at the reference point, and numpy's eigenvalues."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from fipbench.fip import OutputDistance
+from fipbench.fip.metric import metric_vector_product, top_eigenvalues, trainable
+
+
+def linear_softmax_model(seed=0):
+    torch.manual_seed(seed)
+    return nn.Linear(6, 4).double().eval()
+
+
+def small_network_with_batch_norm(seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 4)).double()
+    model.train()
+    with torch.no_grad():  # running statistics that differ from the batch's own
+        model(torch.randn(64, 6, dtype=torch.float64) * 2 + 1)
+    return model.eval()
+
+
+def probes(n=40, seed=1):
+    return torch.randn(n, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+
+
+def flat(tensors: dict) -> torch.Tensor:
+    return torch.cat([t.reshape(-1) for t in tensors.values()])
+
+
+def unflat(vector: torch.Tensor, like: dict) -> dict:
+    pieces = vector.split([t.numel() for t in like.values()])
+    return {name: piece.reshape(t.shape) for (name, t), piece in zip(like.items(), pieces)}
+
+
+def dense_softmax_metric(model, x):
+    """mean over x of J_p(x)^T J_p(x), J_p the Jacobian of softmax outputs [P, P]."""
+    params = trainable(model)
+
+    def outputs(vector):
+        return torch.func.functional_call(model, unflat(vector, params), (x,)).softmax(dim=1)
+    jacobian = torch.autograd.functional.jacobian(outputs, flat(params))  # [M, C, P]
+    return torch.einsum("mcp,mcq->pq", jacobian, jacobian) / len(x)
+
+
+def test_metric_vector_product_matches_the_dense_metric():
+    model, x = linear_softmax_model(), probes()
+    dense = dense_softmax_metric(model, x)
+    v = torch.randn(dense.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    product = flat(metric_vector_product(model, x, unflat(v, trainable(model)), kind="euclidean", batch_size=16))
+    assert torch.linalg.norm(product - dense @ v) <= 1e-6 * torch.linalg.norm(dense @ v)
+
+
+@pytest.mark.parametrize("kind", ["euclidean", "bhattacharyya"])
+def test_metric_is_half_the_hessian_of_the_engine_distance(kind):
+    """d(w + theta) = theta^T g theta + O(theta^3): g v equals half the Hessian-vector
+    product of the engine's OutputDistance at the reference, batch norm in eval mode."""
+    model, x = small_network_with_batch_norm(), probes()
+    distance = OutputDistance(model, x, kind)
+    params = [p for p in model.parameters()]
+    v = [torch.randn(p.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3)) for p in params]
+    gradient = torch.autograd.grad(distance(model), params, create_graph=True)
+    hessian_v = torch.autograd.grad(sum((g * u).sum() for g, u in zip(gradient, v)), params)
+    names = list(trainable(model))
+    product = metric_vector_product(model, x, dict(zip(names, v)), kind=kind, batch_size=16)
+    expected = torch.cat([h.reshape(-1) for h in hessian_v]) / 2
+    assert torch.linalg.norm(flat(product) - expected) <= 1e-6 * torch.linalg.norm(expected)
+    assert not model.training
+
+
+def test_lanczos_top_eigenvalues_match_numpy():
+    model, x = linear_softmax_model(), probes()
+    dense = dense_softmax_metric(model, x).numpy()
+    expected = np.sort(np.linalg.eigvalsh(dense))[::-1][:5]
+    found, products = top_eigenvalues(model, x, k=5, kind="euclidean", tol=1e-10)
+    assert products >= 5
+    np.testing.assert_allclose(found, expected, rtol=1e-5)
