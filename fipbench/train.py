@@ -82,8 +82,8 @@ def train_on_task(model, task: dict, sgd: dict, n_steps: int, generator: torch.G
     example a masked one). Returns n_steps."""
     stream = BatchStream(*task["train"], sgd["batch_size"], generator)
     optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
-    run_steps(model, n_steps, supervised_loss(stream), scheduled((update or sgd_update)(optimizer), optimizer, sgd, n_steps),
-              desc=desc)
+    step = scheduled((update or sgd_update)(optimizer), optimizer, sgd, n_steps)
+    run_steps(model, n_steps, supervised_loss(stream), step, desc=desc)
     return n_steps
 
 
