@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from fipbench.fip import OutputDistance
-from fipbench.fip.metric import metric_vector_product, top_eigenvalues, trainable
+from fipbench.fip.metric import fraction_below, flat_metric, metric_vector_product, rank_bound, top_eigenvalues, trainable
 
 
 def linear_softmax_model(seed=0):
@@ -80,3 +80,19 @@ def test_lanczos_top_eigenvalues_match_numpy():
     found, products = top_eigenvalues(model, x, k=5, kind="euclidean", tol=1e-10)
     assert products >= 5
     np.testing.assert_allclose(found, expected, rtol=1e-5)
+
+
+def test_lanczos_quadrature_estimates_the_degenerate_fraction():
+    """3 probes x 4 classes: rank(g) <= 9 of 28 parameters; stochastic Lanczos quadrature
+    finds the fraction of (near-)zero eigenvalues within 4 standard errors of numpy's."""
+    model, x = linear_softmax_model(), probes(n=3)
+    dense = dense_softmax_metric(model, x).numpy()
+    exact = np.linalg.eigvalsh(dense)
+    assert np.linalg.matrix_rank(dense, tol=1e-10 * exact.max()) <= rank_bound(3, 4, dense.shape[0]) == 9
+    g = flat_metric(model, x, "euclidean")
+    for threshold in (1e-6 * exact.max(), 0.5 * exact.max()):
+        estimate, error = fraction_below(g, [threshold], steps=28, probes=100,
+                                         generator=torch.Generator().manual_seed(4))[threshold]
+        truth = float(np.mean(exact < threshold))
+        assert 0 < error and abs(estimate - truth) <= 4 * error
+    assert np.mean(exact < 1e-6 * exact.max()) >= 1 - 9 / 28

@@ -61,25 +61,75 @@ def metric_vector_product(model, probes: torch.Tensor, vector: dict[str, torch.T
     return {name: value / len(probes) for name, value in total.items()}
 
 
-def top_eigenvalues(model, probes: torch.Tensor, k: int, kind: str = "bhattacharyya", tol: float = 1e-6,
-                    batch_size: int = 500) -> tuple[np.ndarray, int]:
-    """(the k largest eigenvalues of g, descending; the number of metric-vector products
-    used), by Lanczos (scipy's eigsh) over all trainable parameters flattened (float64)."""
+def flat_metric(model, probes: torch.Tensor, kind: str = "bhattacharyya", batch_size: int = 500):
+    """g as a function on flat float64 vectors [P] -> [P] over model's trainable
+    parameters (in their named order); its `calls` attribute counts the products."""
     params = trainable(model)
     shapes = {name: p.shape for name, p in params.items()}
     sizes = [p.numel() for p in params.values()]
     reference = next(iter(params.values()))
-    products = 0
 
-    def matvec(flat: np.ndarray) -> np.ndarray:
-        nonlocal products
-        products += 1
-        pieces = torch.from_numpy(np.asarray(flat, dtype=np.float64).ravel()).split(sizes)
+    def product(flat: torch.Tensor) -> torch.Tensor:
+        product.calls += 1
+        pieces = flat.split(sizes)
         vector = {name: piece.reshape(shapes[name]).to(reference) for name, piece in zip(shapes, pieces)}
-        product = metric_vector_product(model, probes, vector, kind, batch_size)
-        return torch.cat([v.reshape(-1) for v in product.values()]).double().cpu().numpy()
+        return torch.cat([v.reshape(-1) for v in metric_vector_product(model, probes, vector, kind, batch_size).values()]
+                         ).to(device="cpu", dtype=torch.float64)
+    product.calls, product.size = 0, sum(sizes)
+    return product
 
-    n = sum(sizes)
-    values = eigsh(LinearOperator((n, n), matvec=matvec, dtype=np.float64), k=k, which="LA", tol=tol,
-                   return_eigenvectors=False)
-    return np.sort(values)[::-1], products
+
+def top_eigenvalues(model, probes: torch.Tensor, k: int, kind: str = "bhattacharyya", tol: float = 1e-6,
+                    batch_size: int = 500) -> tuple[np.ndarray, int]:
+    """(the k largest eigenvalues of g, descending; the number of metric-vector products
+    used), by Lanczos (scipy's eigsh) over all trainable parameters flattened (float64)."""
+    g = flat_metric(model, probes, kind, batch_size)
+    operator = LinearOperator((g.size, g.size), dtype=np.float64,
+                              matvec=lambda v: g(torch.from_numpy(np.asarray(v, dtype=np.float64).ravel())).numpy())
+    values = eigsh(operator, k=k, which="LA", tol=tol, return_eigenvectors=False)
+    return np.sort(values)[::-1], g.calls
+
+
+def lanczos_quadrature(g, steps: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """One probe of stochastic Lanczos quadrature: (Ritz values [m], weights [m], summing
+    to 1) of `steps` Lanczos steps (full reorthogonalisation) from a random +-1 vector,
+    so that sum_i w_i f(theta_i) estimates tr f(g) / P (m <= steps: stops at an invariant
+    subspace). g: a flat_metric."""
+    v = (torch.randint(0, 2, (g.size,), generator=generator) * 2 - 1).double()
+    basis = [v / v.norm()]
+    alphas, betas = [], []
+    for _ in range(steps):
+        w = g(basis[-1])
+        alphas.append(torch.dot(w, basis[-1]))
+        stacked = torch.stack(basis)
+        w = w - stacked.T @ (stacked @ w)
+        w = w - stacked.T @ (stacked @ w)
+        beta = w.norm()
+        if beta <= 1e-10 * abs(alphas[0]) or len(basis) == g.size:
+            break
+        betas.append(beta)
+        basis.append(w / beta)
+    m = len(alphas)
+    tridiagonal = torch.diag(torch.stack(alphas))
+    if m > 1:
+        off = torch.stack(betas[:m - 1])
+        tridiagonal += torch.diag(off, 1) + torch.diag(off, -1)
+    values, vectors = torch.linalg.eigh(tridiagonal)
+    return values, vectors[0] ** 2
+
+
+def fraction_below(g, thresholds: list[float], steps: int, probes: int, generator: torch.Generator) -> dict:
+    """{threshold: (estimated fraction of g's eigenvalues below threshold, its standard
+    error over the `probes` random vectors)} by stochastic Lanczos quadrature."""
+    estimates = {t: [] for t in thresholds}
+    for _ in range(probes):
+        values, weights = lanczos_quadrature(g, steps, generator)
+        for t in thresholds:
+            estimates[t].append(weights[values < t].sum().item())
+    return {t: (float(np.mean(e)), float(np.std(e, ddof=1) / np.sqrt(len(e)))) for t, e in estimates.items()}
+
+
+def rank_bound(probes: int, classes: int, parameters: int) -> int:
+    """The most nonzero eigenvalues g can have: each probe's output Jacobian has rank at
+    most classes - 1 (probabilities sum to 1), so rank(g) <= min(P, probes * (classes - 1))."""
+    return min(parameters, probes * (classes - 1))
