@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from fipbench.fip import OutputDistance
-from fipbench.fip.metric import fraction_below, flat_metric, metric_vector_product, rank_bound, top_eigenvalues, trainable
+from fipbench.fip.metric import (exact_step, flat_metric, fraction_below, metric_vector_product, rank_bound,
+                                 top_eigenvalues, trainable)
 
 
 def linear_softmax_model(seed=0):
@@ -96,3 +97,36 @@ def test_lanczos_quadrature_estimates_the_degenerate_fraction():
         truth = float(np.mean(exact < threshold))
         assert 0 < error and abs(estimate - truth) <= 4 * error
     assert np.mean(exact < 1e-6 * exact.max()) >= 1 - 9 / 28
+
+
+def test_exact_step_is_the_global_trust_region_minimiser():
+    """theta^T g theta + <theta, b> on |theta| = epsilon: the step has length epsilon and
+    meets the global optimality conditions checked densely with numpy:
+    (g + lam I) theta = -b / 2 for a lam with g + lam I positive semidefinite."""
+    model, x = linear_softmax_model(), probes()
+    dense = dense_softmax_metric(model, x).numpy()
+    b = torch.randn(dense.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(5)) * 1e-3
+    theta = exact_step(flat_metric(model, x, "euclidean"), b, epsilon=0.05, beta=1.0, steps=28,
+                       generator=torch.Generator().manual_seed(6)).numpy()
+    b = b.numpy()
+    assert abs(np.linalg.norm(theta) - 0.05) <= 1e-10
+    lam = -theta @ (2 * dense @ theta + b) / (2 * 0.05 ** 2)
+    residual = 2 * dense @ theta + b + 2 * lam * theta
+    assert np.linalg.norm(residual) <= 1e-6 * np.linalg.norm(b)
+    assert lam >= -np.linalg.eigvalsh(dense)[0] - 1e-9
+
+
+def test_exact_step_without_a_task_follows_the_flattest_direction():
+    """L = 0: the step's quadratic value is the smallest eigenvalue times epsilon squared
+    (a positive definite g, so that the smallest eigenvalue is not zero)."""
+    generator = torch.Generator().manual_seed(7)
+    q, _ = torch.linalg.qr(torch.randn(30, 30, dtype=torch.float64, generator=generator))
+    eigenvalues = torch.linspace(0.1, 10, 30, dtype=torch.float64)
+    dense = q @ torch.diag(eigenvalues) @ q.T
+
+    def g(v):
+        return dense @ v
+    g.size = 30
+    theta = exact_step(g, torch.zeros(30, dtype=torch.float64), epsilon=0.05, beta=0.0, steps=30, generator=generator)
+    assert abs(theta.norm().item() - 0.05) <= 1e-10
+    assert abs((theta @ dense @ theta).item() - 0.1 * 0.05 ** 2) <= 1e-5 * 0.1 * 0.05 ** 2

@@ -90,22 +90,19 @@ def top_eigenvalues(model, probes: torch.Tensor, k: int, kind: str = "bhattachar
     return np.sort(values)[::-1], g.calls
 
 
-def lanczos_quadrature(g, steps: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """One probe of stochastic Lanczos quadrature: (Ritz values [m], weights [m], summing
-    to 1) of `steps` Lanczos steps (full reorthogonalisation) from a random +-1 vector,
-    so that sum_i w_i f(theta_i) estimates tr f(g) / P (m <= steps: stops at an invariant
-    subspace). g: a flat_metric."""
-    v = (torch.randint(0, 2, (g.size,), generator=generator) * 2 - 1).double()
-    basis = [v / v.norm()]
-    alphas, betas = [], []
+def lanczos(g, start: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(orthonormal basis Q [m, P] of the Krylov space of g from start, tridiagonal
+    T = Q g Q^T [m, m]) after at most `steps` Lanczos steps with full reorthogonalisation;
+    m < steps when the space is invariant. g: a flat_metric, start: float64 [P]."""
+    basis, alphas, betas = [start / start.norm()], [], []
     for _ in range(steps):
         w = g(basis[-1])
         alphas.append(torch.dot(w, basis[-1]))
         stacked = torch.stack(basis)
-        w = w - stacked.T @ (stacked @ w)
-        w = w - stacked.T @ (stacked @ w)
+        for _ in range(2):
+            w = w - stacked.T @ (stacked @ w)
         beta = w.norm()
-        if beta <= 1e-10 * abs(alphas[0]) or len(basis) == g.size:
+        if beta <= 1e-10 * max(abs(a) for a in alphas) or len(basis) == g.size:
             break
         betas.append(beta)
         basis.append(w / beta)
@@ -114,8 +111,53 @@ def lanczos_quadrature(g, steps: int, generator: torch.Generator) -> tuple[torch
     if m > 1:
         off = torch.stack(betas[:m - 1])
         tridiagonal += torch.diag(off, 1) + torch.diag(off, -1)
+    return torch.stack(basis[:m]), tridiagonal
+
+
+def lanczos_quadrature(g, steps: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """One probe of stochastic Lanczos quadrature: (Ritz values [m], weights [m], summing
+    to 1) of Lanczos from a random +-1 vector, so that sum_i w_i f(theta_i) estimates
+    tr f(g) / P. g: a flat_metric."""
+    _, tridiagonal = lanczos(g, (torch.randint(0, 2, (g.size,), generator=generator) * 2 - 1).double(), steps)
     values, vectors = torch.linalg.eigh(tridiagonal)
     return values, vectors[0] ** 2
+
+
+def exact_step(g, gradient: torch.Tensor, epsilon: float, beta: float, steps: int,
+               generator: torch.Generator) -> torch.Tensor:
+    """The FIP step of Eq. 4 solved exactly on a Krylov space: theta [P] minimising
+    theta^T g theta + beta <theta, gradient> subject to |theta| = epsilon (a trust-region
+    subproblem on its boundary). Lanczos from the gradient (from a random vector when
+    beta * gradient is zero, L = 0) reduces it to the tridiagonal T; in T's eigenbasis
+    (d, U) the solution is z_i = -c_i / (2 (d_i + lam)) with lam > -min(d) set by |z| =
+    epsilon (bisection), or, in the hard case, lam = -min(d) plus a multiple of the
+    bottom eigenvector. gradient: float64 [P]; returns float64 [P]."""
+    linear = beta * gradient
+    start = linear if linear.norm() > 0 else torch.randn(g.size, generator=generator, dtype=torch.float64)
+    basis, tridiagonal = lanczos(g, start, steps)
+    d, u = torch.linalg.eigh(tridiagonal)
+    c = u.T @ (basis @ linear)
+    shift = -d[0]
+
+    def step(lam):
+        return -c / (2 * (d + lam))
+    bottom = c[d - d[0] <= 1e-12 * max(abs(d[-1]), 1e-300)]
+    if bottom.norm() <= 1e-12 * max(c.norm(), 1e-300):  # hard case: nothing pulls along the bottom
+        z = torch.zeros_like(d)
+        rest = d - d[0] > 1e-12 * max(abs(d[-1]), 1e-300)
+        z[rest] = -c[rest] / (2 * (d[rest] - d[0]))
+        if z.norm() <= epsilon:
+            z[0] = torch.sqrt(epsilon ** 2 - z.norm() ** 2)
+            return basis.T @ (u @ z)
+    low, high = shift, shift + c.norm() / (2 * epsilon) + 1.0
+    for _ in range(200):
+        middle = (low + high) / 2
+        if step(middle).norm() > epsilon:
+            low = middle
+        else:
+            high = middle
+    z = step(high)
+    return basis.T @ (u @ (z * (epsilon / z.norm())))
 
 
 def fraction_below(g, thresholds: list[float], steps: int, probes: int, generator: torch.Generator) -> dict:
