@@ -11,7 +11,6 @@ representation diversity on validation images, and the transfer-attack accuracy 
 headline epsilon (test images, the study's transfer set; reported, not used to choose)."""
 
 import argparse
-import copy
 import json
 import sys
 from pathlib import Path
@@ -51,7 +50,7 @@ def main() -> None:
               "start_val_accuracy": robustness.clean_accuracy(base, task)["val_accuracy"], "runs": []}
     for epsilon in args.epsilons:
         walk = {**settings["fip"], "epsilon": epsilon}
-        states, cycles = sample_members(copy.deepcopy(base), distance, walk, settings["members"],
+        states, cycles = sample_members(base, distance, walk, settings["members"],
                                         torch.Generator().manual_seed(args.seed))
         members = [robustness.refreshed(robustness.load_state(settings, s, device), task, settings) for s in states]
         ensemble = Ensemble(members).eval()

@@ -137,19 +137,17 @@ def exact_step(g, gradient: torch.Tensor, epsilon: float, beta: float, steps: in
     basis, tridiagonal = lanczos(g, start, steps)
     d, u = torch.linalg.eigh(tridiagonal)
     c = u.T @ (basis @ linear)
-    shift = -d[0]
+    flat = d - d[0] <= 1e-12 * d.abs().max()  # T's bottom eigenspace
 
     def step(lam):
         return -c / (2 * (d + lam))
-    bottom = c[d - d[0] <= 1e-12 * max(abs(d[-1]), 1e-300)]
-    if bottom.norm() <= 1e-12 * max(c.norm(), 1e-300):  # hard case: nothing pulls along the bottom
+    if c[flat].norm() <= 1e-12 * c.norm():  # hard case: nothing pulls along the bottom
         z = torch.zeros_like(d)
-        rest = d - d[0] > 1e-12 * max(abs(d[-1]), 1e-300)
-        z[rest] = -c[rest] / (2 * (d[rest] - d[0]))
+        z[~flat] = -c[~flat] / (2 * (d[~flat] - d[0]))
         if z.norm() <= epsilon:
             z[0] = torch.sqrt(epsilon ** 2 - z.norm() ** 2)
             return basis.T @ (u @ z)
-    low, high = shift, shift + c.norm() / (2 * epsilon) + 1.0
+    low, high = -d[0], -d[0] + c.norm() / (2 * epsilon) + 1.0
     for _ in range(200):
         middle = (low + high) / 2
         if step(middle).norm() > epsilon:
