@@ -8,6 +8,7 @@ import yaml
 
 from fipbench import REPO_ROOT
 from fipbench.audit import audit
+from fipbench.config import sparsity_seeds
 from fipbench.data.mirror import mirror_root
 
 CLAIMS_FILE = REPO_ROOT / "config" / "claims.yaml"
@@ -116,7 +117,12 @@ def check(cfg: dict, results: Path) -> list[dict]:
 def seeds_of(cfg: dict, study: str) -> list[int] | dict[str, list[int]]:
     """The seed folders a study's methods write: cfg["seeds"], except in the robustness
     study, where seed k is the k-th trial of an ensemble's construction and each method
-    has its own number of trials (and `network` is the trained pool)."""
+    has its own number of trials (and `network` is the trained pool), and in the sparsity
+    study, where a network may name its own seeds."""
+    if study == "sparsity":
+        networks = [key for key, value in cfg["sparsity"].items() if isinstance(value, dict)]
+        return {f"{network}/{method}": sparsity_seeds(cfg, network)
+                for network in networks for method in [*cfg["sparsity"]["methods"], "dense"]}
     if study == "robustness":
         settings = cfg["robustness"]
         return {"network": list(range(settings["pool"])),

@@ -28,6 +28,11 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
+def sparsity_seeds(cfg: dict, network: str) -> list[int]:
+    """Seeds of one network of the sparsity study: its own `seeds` key, else cfg["seeds"]."""
+    return cfg["sparsity"][network].get("seeds", cfg["seeds"])
+
+
 def validate(cfg: dict) -> None:
     """Raise ConfigError naming the first offending key (dotted path) of cfg."""
     schema = json.loads((CONFIG_DIR / "schema.json").read_text())

@@ -34,8 +34,9 @@ rule aggregate:
 
 rule aggregate_sparsity:
     input:
-        expand(f"{SP_OUT}/{{network}}/{{method}}/seed{{seed}}/metrics.json",
-               network=SP["networks"], method=[*SP["methods"], "dense"], seed=CFG["seeds"]),
+        [f"{SP_OUT}/{network}/{method}/seed{seed}/metrics.json"
+         for network in SP["networks"] for method in [*SP["methods"], "dense"]
+         for seed in sparsity_seeds(CFG, network)],
     output:
         levels=f"{SP_OUT}/levels.csv",
         summary=f"{SP_OUT}/summary.md",
