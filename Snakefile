@@ -6,6 +6,7 @@ include: "rules/data.smk"
 include: "rules/continual_2task.smk"
 include: "rules/sparsity.smk"
 include: "rules/robustness.smk"
+include: "rules/geometry.smk"
 include: "rules/report.smk"
 
 

@@ -75,12 +75,22 @@ def main(argv: list[str] | None = None) -> int:
     attack.add_argument("--members", type=Path, required=True, help="the ensemble job's members.pt")
     attack.add_argument("--transfer", type=Path, required=True, help="the transfer job's transfer.pt")
 
+    spectrum = commands.add_parser("spectrum", help="the metric's spectrum of one network in one state")
+    spectrum.add_argument("--network", required=True)
+    spectrum.add_argument("--state", required=True)
+    spectrum.add_argument("--seed", type=int, required=True)
+    spectrum.add_argument("--data", type=Path, required=True, help="the prepared dataset the network was trained on")
+    spectrum.add_argument("--trained", type=Path, help="the trained network's state_dict (states trained, fip)")
+    spectrum.add_argument("--out", type=Path, required=True, help="results folder of this job")
+    spectrum.add_argument("--threads", type=int, default=1)
+
     select = commands.add_parser("select", help="pick a grid value on the validation split")
     select.add_argument("--out", type=Path, required=True)
     select.add_argument("metrics", type=Path, nargs="+")
 
     aggregate = commands.add_parser("aggregate", help="tables and figures of one study at one scale")
-    aggregate.add_argument("--study", choices=["continual_2task", "sparsity", "robustness"], default="continual_2task")
+    aggregate.add_argument("--study", choices=["continual_2task", "sparsity", "robustness", "geometry"],
+                           default="continual_2task")
     check = commands.add_parser("check", help="compare results with config/claims.yaml")
     for sub in (aggregate, check):
         sub.add_argument("--scale", required=True)
@@ -126,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             robustness.evaluate_ensemble(cfg, args.method, args.trial, args.data_dir, args.members, args.surrogate,
                                          args.transfer, args.out, args.threads)
+    elif args.command == "spectrum":
+        from fipbench.studies.geometry import spectrum as measure_spectrum
+        measure_spectrum(cfg, args.network, args.state, args.seed, args.data, args.trained, args.out, args.threads)
     elif args.command == "select":
         from fipbench.studies.continual_2task import select as select_value
         select_value(args.metrics, args.out)

@@ -37,9 +37,10 @@ def continual_2task_tables(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]
                **{f"bn_new_task_only_{k}": metrics["bn_stats_from_new_task_only"][k] for k in FINAL_KEYS[:3]},
                "memory_size": metrics["memory_size"], "settings": json.dumps(metrics["settings"], sort_keys=True),
                "optimizer_steps": provenance.get("optimizer_steps"), "wall_seconds": provenance.get("wall_seconds")}
-        finals.append(row)
+        finals.append(row | {f"walk_{key}": value for key, value in metrics.get("walk", {}).items()})
         curves += [{"method": method, "seed": seed, "step": point["step"],
-                    **{f"{task}_accuracy": point[f"{task}_class_incremental"] for task in TASK_LABELS}}
+                    **{f"{task}_accuracy": point[f"{task}_class_incremental"] for task in TASK_LABELS},
+                    **{key: point[key] for key in ("path_length", "memory_distance") if key in point}}
                    for point in metrics["curve"]]
     return pd.DataFrame(finals), pd.DataFrame(curves)
 
@@ -80,6 +81,38 @@ def plot_finals(finals: pd.DataFrame, path: Path) -> None:
     save(ax.figure, path)
 
 
+def walk_table(finals: pd.DataFrame) -> pd.DataFrame:
+    """Per method with a memory: path length, memory drift, drift per unit path length, mean
+    turning angle and seconds per step (mean over seeds), and the cost per step relative to
+    fip_normalised."""
+    columns = ["walk_path_length", "walk_memory_distance", "walk_memory_distance_per_path_length",
+               "walk_turning_angle_per_step", "walk_seconds_per_step"]
+    if not set(columns) <= set(finals):
+        return pd.DataFrame(columns=["method", *columns])
+    table = finals.dropna(subset=columns).groupby("method")[columns].mean()
+    if "fip_normalised" in table.index:
+        table["cost_per_step_vs_fip_normalised"] = (table["walk_seconds_per_step"]
+                                                    / table.loc["fip_normalised", "walk_seconds_per_step"])
+    table.columns = [c.removeprefix("walk_") for c in table.columns]
+    return table.reset_index()
+
+
+def plot_solvers(curves: pd.DataFrame, path: Path) -> None:
+    """The FIP solvers and OGD at equal path length: output distance to the base network on
+    the memory (left) and Fashion-MNIST accuracy (right) against the Euclidean path length."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    part = curves.dropna(subset=["memory_distance"]) if "memory_distance" in curves else curves.iloc[0:0]
+    for method, line in part.groupby(["method", "step"]).mean(numeric_only=True).reset_index().groupby("method"):
+        left.plot(line["path_length"], line["memory_distance"], label=method)
+        right.plot(line["path_length"], line["fashion_mnist_accuracy"], label=method)
+    left.set_ylabel("Bhattacharyya distance to base on memory")
+    right.set_ylabel("Fashion-MNIST accuracy (%)")
+    for ax in (left, right):
+        ax.set_xlabel("Euclidean path length")
+    left.legend()
+    save(fig, path)
+
+
 def aggregate(cfg: dict, results: Path) -> None:
     """Write the tables and figures of cfg's scale under results (= results/<scale>)."""
     study_dir = Path(results) / "continual_2task"
@@ -101,8 +134,13 @@ def aggregate(cfg: dict, results: Path) -> None:
         "weights with batch-norm statistics re-estimated from Fashion-MNIST alone.\n\n"
         + table.to_markdown(index=False)
         + "\n\n## Hyperparameters chosen on the validation split (grid value: mean class-incremental accuracy)\n\n"
-        "| method | parameter | grid | chosen |\n|---|---|---|---|\n" + "\n".join(grids) + "\n")
+        "| method | parameter | grid | chosen |\n|---|---|---|---|\n" + "\n".join(grids) + "\n"
+        "\n## The walk (methods with a memory, mean over seeds)\n\nPath length: Euclidean, summed over steps. "
+        "Memory distance: Bhattacharyya output distance to the base network on the memory at the end. Turning "
+        "angle: mean angle (radians) between consecutive steps. Seconds per step: loss and update only, this job's "
+        "threads.\n\n" + walk_table(finals).to_markdown(index=False) + "\n")
     plot_curves(curves, study_dir / "fig2c_curves.png")
+    plot_solvers(curves, study_dir / "fig_solvers.png")
     finals.groupby("method")[FINAL_KEYS[:3]].agg(["mean", "std"]).to_csv(study_dir / "fig2f_final.csv")
     plot_finals(finals, study_dir / "fig2f_final.png")
 
@@ -449,4 +487,68 @@ def aggregate_robustness(cfg: dict, results: Path) -> None:
         study_dir / "fig4f_diversity.csv", index=False)
 
 
-AGGREGATORS = {"continual_2task": aggregate, "sparsity": aggregate_sparsity, "robustness": aggregate_robustness}
+def geometry_table(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(one row per network x state x seed of the spectrum's summary numbers, the top
+    eigenvalues [network, state, seed, index, eigenvalue], the quadrature nodes pooled
+    [network, state, seed, value, weight], weights divided by the number of vectors)."""
+    rows, tops, nodes = [], [], []
+    for folder, metrics, provenance in read_results(study_dir, "*/*/seed*/metrics.json"):
+        key = {"network": metrics["network"], "state": metrics["state"], "seed": int(folder.name.removeprefix("seed"))}
+        below = {f"below_{t}": f"{v['mean']:.5f} +- {v['standard_error']:.5f}" for t, v in metrics["fraction_below"].items()}
+        rows.append({**key, "parameters": metrics["parameters"], "probes": metrics["probes"],
+                     "largest": metrics["largest"], **below, "forced_zero_fraction": round(metrics["forced_zero_fraction"], 4),
+                     "effective_rank": round(metrics["effective_rank"], 1),
+                     "products": metrics["metric_vector_products"], "wall_seconds": provenance.get("wall_seconds")})
+        tops += [{**key, "index": i + 1, "eigenvalue": v} for i, v in enumerate(metrics["top_eigenvalues"])]
+        vectors = len(metrics["quadrature"])
+        nodes += [{**key, "value": v, "weight": w / vectors}
+                  for run in metrics["quadrature"] for v, w in zip(run["values"], run["weights"])]
+    return pd.DataFrame(rows), pd.DataFrame(tops), pd.DataFrame(nodes)
+
+
+def plot_spectra(tops: pd.DataFrame, nodes: pd.DataFrame, path: Path) -> None:
+    """Per network (columns): the top eigenvalues of g (top row) and the quadrature's
+    spectral density on log10(eigenvalue / largest) (bottom row; eigenvalues below 1e-12 of
+    the largest pooled at -12), one line per state, seed 0."""
+    networks = sorted(tops["network"].unique())
+    fig, axes = plt.subplots(2, len(networks), figsize=(3.6 * len(networks), 6), squeeze=False)
+    for column, network in enumerate(networks):
+        for state, part in tops[(tops["network"] == network) & (tops["seed"] == 0)].groupby("state"):
+            axes[0][column].semilogy(part["index"], part["eigenvalue"], marker=".", label=state)
+            share = nodes[(nodes["network"] == network) & (nodes["state"] == state) & (nodes["seed"] == 0)]
+            relative = np.log10(np.clip(share["value"] / part["eigenvalue"].max(), 1e-12, None))
+            axes[1][column].hist(relative, bins=np.linspace(-12, 0.5, 26), weights=share["weight"],
+                                 histtype="step", label=state)
+        axes[0][column].set_title(network)
+        axes[0][column].set_xlabel("index")
+        axes[1][column].set_xlabel("log10(eigenvalue / largest)")
+        axes[1][column].set_yscale("log")
+    axes[0][0].set_ylabel("eigenvalue of g")
+    axes[1][0].set_ylabel("fraction of eigenvalues")
+    axes[0][0].legend()
+    save(fig, path)
+
+
+def aggregate_geometry(cfg: dict, results: Path) -> None:
+    """The spectrum table (summary.md, spectra.csv) and figure (fig_spectra.png + its CSVs)."""
+    study_dir = Path(results) / "geometry"
+    table, tops, nodes = geometry_table(study_dir)
+    if table.empty:
+        raise FileNotFoundError(f"no results under {study_dir}")
+    table = table.sort_values(["network", "state", "seed"])
+    table.to_csv(study_dir / "spectra.csv", index=False)
+    tops.to_csv(study_dir / "fig_spectra_top.csv", index=False)
+    nodes.to_csv(study_dir / "fig_spectra_density.csv", index=False)
+    (study_dir / "summary.md").write_text(
+        "# Weight-space geometry: the spectrum of the metric g (Eq. 2)\n\n"
+        "`below_t`: estimated fraction of g's eigenvalues below t times the largest (stochastic Lanczos "
+        "quadrature, +- standard error over its random vectors). `forced_zero_fraction`: 1 - rank bound / P, the "
+        "fraction of zero eigenvalues the probe count alone forces (rank(g) <= probes x (classes - 1)); a "
+        "`below_t` above it is degeneracy beyond over-parameterisation. `effective_rank`: exp of the entropy of "
+        "the normalised spectrum. `fip`: after a FIP walk with L = 0 from the trained network.\n\n"
+        + table.to_markdown(index=False) + "\n")
+    plot_spectra(tops, nodes, study_dir / "fig_spectra.png")
+
+
+AGGREGATORS = {"continual_2task": aggregate, "sparsity": aggregate_sparsity, "robustness": aggregate_robustness,
+               "geometry": aggregate_geometry}

@@ -2,6 +2,7 @@
 run_steps), mini-batch streams, and evaluation."""
 
 import copy
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -115,18 +116,24 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
 
     loss_fn(model) -> (loss tensor, {name: float}); update(loss) changes the weights.
     Every record_every steps (and at steps 0 and n_steps) a record holds the step, the loss
-    parts, the Euclidean distance |w - w0| travelled from the start and record(model)'s
-    entries; record is called with the model in eval mode. Checkpoints (state_dict) go to
+    parts, the Euclidean distance |w - w0| from the start, the path length (sum of the
+    steps' Euclidean lengths), the turning angle (sum over steps of the angle in radians
+    between consecutive steps), the seconds spent in loss_fn and update so far and
+    record(model)'s entries; record is called with the model in eval mode. Checkpoints (state_dict) go to
     checkpoint_dir/step<k>.pt every checkpoint_every steps. A non-finite loss raises
     NonFiniteLoss. train_mode=False takes the steps with the model in eval mode (batch norm
     uses and keeps its running statistics), as a FIP walk must when its reference outputs
     were computed in eval mode."""
-    start = flat_parameters(model)
+    start = previous = flat_parameters(model)
+    path_length = torch.zeros((), dtype=torch.float64, device=start.device)
+    turning = torch.zeros((), dtype=torch.float64, device=start.device)  # radians
+    seconds, last_step = 0.0, None
     records = []
 
     def take_record(step, parts):
         entry = {"step": step, **parts,
-                 "weight_distance": (flat_parameters(model) - start).norm().item()}
+                 "weight_distance": (flat_parameters(model) - start).norm().item(),
+                 "path_length": path_length.item(), "turning_angle": turning.item(), "seconds": seconds}
         if record is not None:
             model.eval()
             entry.update(record(model))
@@ -135,11 +142,20 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
     if record_every:
         take_record(0, {})
     for step in tqdm(range(1, n_steps + 1), desc=desc, mininterval=10, ascii=True):
+        began = time.perf_counter()
         model.train(train_mode)
         loss, parts = loss_fn(model)
         if not torch.isfinite(loss):
             raise NonFiniteLoss(f"{desc}: non-finite loss {loss.item()} at step {step} ({parts})")
         update(loss)
+        seconds += time.perf_counter() - began
+        current = flat_parameters(model)
+        step_vector, previous = current - previous, current
+        path_length += step_vector.norm()
+        if last_step is not None:
+            cosine = F.cosine_similarity(step_vector, last_step, dim=0)
+            turning += torch.arccos(cosine.clamp(-1.0, 1.0))
+        last_step = step_vector
         if record_every and (step % record_every == 0 or step == n_steps):
             take_record(step, parts)
         if checkpoint_dir is not None and checkpoint_every and step % checkpoint_every == 0:

@@ -21,6 +21,11 @@ rule aggregate:
             category="Two-task continual learning",
         ),
         bars_data=f"{C2_OUT}/fig2f_final.csv",
+        solvers=report(
+            f"{C2_OUT}/fig_solvers.png",
+            caption="../report/fig_solvers.rst",
+            category="Two-task continual learning",
+        ),
     log:
         f"logs/{SCALE}/aggregate.log",
     params:
@@ -89,11 +94,32 @@ rule aggregate_robustness:
         "python -m fipbench.cli --config {params.cfg:q} aggregate --study robustness --scale {params.scale} > {log} 2>&1"
 
 
+rule aggregate_geometry:
+    input:
+        [f"{GM_OUT}/{network}/{state}/seed{seed}/metrics.json"
+         for network in GM["networks"] for state in GM["states"] for seed in GM["seeds"]],
+    output:
+        summary=f"{GM_OUT}/summary.md",
+        table=f"{GM_OUT}/spectra.csv",
+        spectra=report(f"{GM_OUT}/fig_spectra.png", caption="../report/fig_spectra.rst", category="Geometry"),
+        figure_data=expand(f"{GM_OUT}/fig_spectra_{{part}}.csv", part=["top", "density"]),
+    log:
+        f"logs/{SCALE}/aggregate_geometry.log",
+    params:
+        cfg=CFG_JSON,
+        scale=SCALE,
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} aggregate --study geometry --scale {params.scale} > {log} 2>&1"
+
+
 rule check:
     input:
         rules.aggregate.output,
         rules.aggregate_sparsity.output,
         rules.aggregate_robustness.output,
+        rules.aggregate_geometry.output,
         "config/claims.yaml",
     output:
         report(f"{RESULTS}/claims.md", caption="../report/claims.rst", category="Claims"),

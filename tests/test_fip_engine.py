@@ -7,8 +7,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fipbench.fip import OutputDistance, ZeroObjective, fip_loss, normalised_update, sampled_step
+from fipbench.fip import OutputDistance, ZeroObjective, exact_update, fip_loss, normalised_update, sampled_step
 from fipbench.fip.distances import bhattacharyya, squared_euclidean
+from fipbench.fip.metric import flat_metric
 from fipbench.train import flat_parameters
 
 
@@ -86,6 +87,62 @@ def test_normalised_step_has_length_epsilon(trained_mlp):
             normalised_update(model, epsilon)(loss_fn(model)[0])
             length = (flat_parameters(model) - start).norm().item()
             assert length == pytest.approx(epsilon, rel=1e-5)
+    finally:
+        set_flat(model, start)
+
+
+def test_exact_step_has_length_epsilon_and_moves_outputs_less_than_the_normalised(trained_mlp):
+    """With a task weight small against the metric (beta |grad L| << epsilon lambda_max),
+    the exact step of the same length and the same gradient moves the probe outputs less
+    than the normalised step: it avoids g's steep directions."""
+    model, probes = trained_mlp
+    start = flat_parameters(model)
+    distance = OutputDistance(model, probes)
+    x, y = blobs(seed=3)
+    objective = lambda net: F.cross_entropy(net(x[:32]), (y[:32] + 1) % 5)
+    moves = {}
+    try:
+        for name in ("normalised", "exact"):
+            set_flat(model, start)
+            loss = fip_loss(distance, objective, 1e-4, 64, torch.Generator().manual_seed(0))(model)[0]
+            if name == "exact":
+                exact_update(model, lambda: probes, 0.5, 20, "bhattacharyya", torch.Generator().manual_seed(0))(loss)
+            else:
+                normalised_update(model, 0.5)(loss)
+            assert (flat_parameters(model) - start).norm().item() == pytest.approx(0.5, rel=1e-5)
+            moves[name] = distance(model).item()
+        print(f"output move: exact {moves['exact']:.3e}, normalised {moves['normalised']:.3e}")
+        assert moves["exact"] < moves["normalised"] / 2
+    finally:
+        set_flat(model, start)
+
+
+def test_acceleration_penalty_shrinks_the_change_of_step_in_the_metric(trained_mlp):
+    """Two exact steps: with acceleration = 10 the second step differs from the first by a
+    smaller g-norm than without the penalty (g on the same probes; both steps length epsilon)."""
+    model, probes = trained_mlp
+    start = flat_parameters(model)
+    distance = OutputDistance(model, probes)
+    x, y = blobs(seed=3)
+    objective = lambda net: F.cross_entropy(net(x[:32]), (y[:32] + 1) % 5)
+    change = {}
+    try:
+        for acceleration in (0.0, 10.0):
+            set_flat(model, start)
+            loss_fn = fip_loss(distance, objective, 1e-4, 64, torch.Generator().manual_seed(0))
+            update = exact_update(model, lambda: probes, 0.5, 20, "bhattacharyya", torch.Generator().manual_seed(0),
+                                  acceleration)
+            update(loss_fn(model)[0])
+            middle = flat_parameters(model)
+            update(loss_fn(model)[0])
+            first, second = (middle - start).double(), (flat_parameters(model) - middle).double()
+            assert second.norm().item() == pytest.approx(0.5, rel=1e-5)
+            set_flat(model, middle)
+            g = flat_metric(model, probes, "bhattacharyya")
+            difference = second - first
+            change[acceleration] = (difference @ g(difference)).item()
+        print(f"g-norm^2 of the change of step: {change}")
+        assert change[10.0] < change[0.0]
     finally:
         set_flat(model, start)
 

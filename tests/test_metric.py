@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from fipbench.fip import OutputDistance
-from fipbench.fip.metric import (exact_step, flat_metric, fraction_below, metric_vector_product, rank_bound,
-                                 top_eigenvalues, trainable)
+from fipbench.fip.metric import (effective_rank, exact_step, flat_metric, fraction_below, metric_vector_product,
+                                 quadrature_nodes, rank_bound, top_eigenvalues, trainable)
 
 
 def linear_softmax_model(seed=0):
@@ -90,13 +90,30 @@ def test_lanczos_quadrature_estimates_the_degenerate_fraction():
     dense = dense_softmax_metric(model, x).numpy()
     exact = np.linalg.eigvalsh(dense)
     assert np.linalg.matrix_rank(dense, tol=1e-10 * exact.max()) <= rank_bound(3, 4, dense.shape[0]) == 9
-    g = flat_metric(model, x, "euclidean")
+    nodes = quadrature_nodes(flat_metric(model, x, "euclidean"), steps=28, vectors=100,
+                             generator=torch.Generator().manual_seed(4))
     for threshold in (1e-6 * exact.max(), 0.5 * exact.max()):
-        estimate, error = fraction_below(g, [threshold], steps=28, probes=100,
-                                         generator=torch.Generator().manual_seed(4))[threshold]
+        estimate, error = fraction_below(nodes, [threshold])[threshold]
         truth = float(np.mean(exact < threshold))
         assert 0 < error and abs(estimate - truth) <= 4 * error
     assert np.mean(exact < 1e-6 * exact.max()) >= 1 - 9 / 28
+
+
+def test_effective_rank_from_quadrature_matches_the_spectrum():
+    """A 30 x 30 metric with 20 nonzero eigenvalues 1..20: the quadrature's effective rank
+    exp(H(lambda / sum lambda)) is within 5 % of numpy's."""
+    generator = torch.Generator().manual_seed(8)
+    q, _ = torch.linalg.qr(torch.randn(30, 30, dtype=torch.float64, generator=generator))
+    eigenvalues = torch.cat([torch.arange(1, 21, dtype=torch.float64), torch.zeros(10, dtype=torch.float64)])
+    dense = q @ torch.diag(eigenvalues) @ q.T
+
+    def g(v):
+        return dense @ v
+    g.size = 30
+    p = eigenvalues[:20] / eigenvalues.sum()
+    truth = torch.exp(-(p * p.log()).sum()).item()
+    found = effective_rank(quadrature_nodes(g, steps=30, vectors=300, generator=generator), 30)
+    assert abs(found - truth) <= 0.05 * truth
 
 
 def test_exact_step_is_the_global_trust_region_minimiser():

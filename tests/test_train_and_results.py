@@ -33,6 +33,8 @@ def test_run_steps_records_checkpoints_and_moves(tmp_path):
                         record_every=4, checkpoint_dir=tmp_path, checkpoint_every=5)
     assert [r["step"] for r in records] == [0, 4, 8, 10]
     assert records[0]["weight_distance"] == 0 and records[-1]["weight_distance"] > 0
+    assert all(r["path_length"] >= r["weight_distance"] - 1e-6 for r in records)  # a path is no shorter than its chord
+    assert records[-1]["path_length"] > records[-2]["path_length"] and records[-1]["seconds"] > records[1]["seconds"] > 0
     assert not any(r["mode"] for r in records)  # record() sees the model in eval mode
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step10.pt", "step5.pt"]
 

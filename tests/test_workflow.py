@@ -129,6 +129,35 @@ def test_smoke_dag_writes_the_robustness_study(smoke_run):
         assert (results / name).stat().st_size > 0
 
 
+def test_smoke_dag_writes_the_geometry_study(smoke_run):
+    results = smoke_run / "results" / "smoke" / "geometry"
+    for network in ("cnn5", "lenet300_100", "resnet20"):
+        for state in ("init", "trained", "fip"):
+            metrics = json.loads((results / network / state / "seed0" / "metrics.json").read_text())
+            top = metrics["top_eigenvalues"]
+            assert len(top) == 5 and top == sorted(top, reverse=True) and top[0] > 0
+            assert metrics["rank_bound"] <= metrics["probes"] * (metrics["classes"] - 1)
+            for estimate in metrics["fraction_below"].values():
+                assert 0 <= estimate["mean"] <= 1 and estimate["standard_error"] >= 0
+            assert 1 <= metrics["effective_rank"] <= metrics["rank_bound"]
+            assert len(metrics["quadrature"]) == 3
+            assert ("weight_distance" in metrics["walk"]) == (state == "fip")
+            assert metrics["walk"].get("weight_distance", 1) > 0
+    for name in ("summary.md", "spectra.csv", "fig_spectra.png", "fig_spectra_top.csv", "fig_spectra_density.csv"):
+        assert (results / name).stat().st_size > 0
+
+
+def test_smoke_dag_writes_the_solver_comparison(smoke_run):
+    results = smoke_run / "results" / "smoke" / "continual_2task"
+    walks = {method: json.loads((results / method / "seed0" / "metrics.json").read_text())["walk"]
+             for method in ("fip_normalised", "fip_exact", "fip_smooth", "ogd")}
+    for method in ("fip_exact", "fip_smooth"):  # every step has length epsilon
+        assert walks[method]["path_length"] == pytest.approx(walks["fip_normalised"]["path_length"], rel=1e-4)
+    assert all(walk["memory_distance"] >= 0 and walk["seconds_per_step"] > 0 for walk in walks.values())
+    assert "cost_per_step_vs_fip_normalised" in (results / "summary.md").read_text()
+    assert (results / "fig_solvers.png").stat().st_size > 0
+
+
 def test_check_passes_on_the_smoke_results(smoke_run):
     result = cli("check", "--scale", "smoke", cwd=smoke_run)
     assert result.returncode == 0, result.stdout

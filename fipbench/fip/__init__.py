@@ -1,11 +1,11 @@
 """The FIP engine: output distances against a frozen reference, secondary objectives,
-steps (optimiser, normalised, sampled) and the path loss for fipbench.train.run_steps."""
+steps (optimiser, normalised, exact, sampled) and the path loss for fipbench.train.run_steps."""
 
 from fipbench.fip.distances import DISTANCES, OutputDistance
 from fipbench.fip.objectives import CrossEntropyObjective, SparseProjectionObjective, ZeroObjective
 from fipbench.fip.path import fip_loss
 from fipbench.fip.sampler import sample_members
-from fipbench.fip.step import normalised_update, sampled_step
+from fipbench.fip.step import exact_update, normalised_update, sampled_step
 
 __all__ = ["DISTANCES", "OutputDistance", "CrossEntropyObjective", "SparseProjectionObjective", "ZeroObjective", "fip_loss",
-           "normalised_update", "sample_members", "sampled_step"]
+           "exact_update", "normalised_update", "sample_members", "sampled_step"]

@@ -94,24 +94,26 @@ def lanczos(g, start: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Ten
     """(orthonormal basis Q [m, P] of the Krylov space of g from start, tridiagonal
     T = Q g Q^T [m, m]) after at most `steps` Lanczos steps with full reorthogonalisation;
     m < steps when the space is invariant. g: a flat_metric, start: float64 [P]."""
-    basis, alphas, betas = [start / start.norm()], [], []
-    for _ in range(steps):
-        w = g(basis[-1])
-        alphas.append(torch.dot(w, basis[-1]))
-        stacked = torch.stack(basis)
+    basis = torch.empty(min(steps, g.size) + 1, g.size, dtype=torch.float64)
+    basis[0] = start / start.norm()
+    alphas, betas = [], []
+    for j in range(min(steps, g.size)):
+        w = g(basis[j])
+        alphas.append(torch.dot(w, basis[j]))
+        done = basis[:j + 1]
         for _ in range(2):
-            w = w - stacked.T @ (stacked @ w)
+            w = w - done.T @ (done @ w)
         beta = w.norm()
-        if beta <= 1e-10 * max(abs(a) for a in alphas) or len(basis) == g.size:
+        if beta <= 1e-10 * max(abs(a) for a in alphas) or j + 1 == g.size:
             break
         betas.append(beta)
-        basis.append(w / beta)
+        basis[j + 1] = w / beta
     m = len(alphas)
     tridiagonal = torch.diag(torch.stack(alphas))
     if m > 1:
         off = torch.stack(betas[:m - 1])
         tridiagonal += torch.diag(off, 1) + torch.diag(off, -1)
-    return torch.stack(basis[:m]), tridiagonal
+    return basis[:m], tridiagonal
 
 
 def lanczos_quadrature(g, steps: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,15 +160,29 @@ def exact_step(g, gradient: torch.Tensor, epsilon: float, beta: float, steps: in
     return basis.T @ (u @ (z * (epsilon / z.norm())))
 
 
-def fraction_below(g, thresholds: list[float], steps: int, probes: int, generator: torch.Generator) -> dict:
-    """{threshold: (estimated fraction of g's eigenvalues below threshold, its standard
-    error over the `probes` random vectors)} by stochastic Lanczos quadrature."""
-    estimates = {t: [] for t in thresholds}
-    for _ in range(probes):
-        values, weights = lanczos_quadrature(g, steps, generator)
-        for t in thresholds:
-            estimates[t].append(weights[values < t].sum().item())
-    return {t: (float(np.mean(e)), float(np.std(e, ddof=1) / np.sqrt(len(e)))) for t, e in estimates.items()}
+def quadrature_nodes(g, steps: int, vectors: int, generator: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """[(Ritz values, weights)] of `vectors` independent lanczos_quadrature runs of g."""
+    return [lanczos_quadrature(g, steps, generator) for _ in range(vectors)]
+
+
+def quadrature_mean(nodes, f) -> tuple[float, float]:
+    """(estimate of tr f(g) / P, its standard error over the runs): the mean over the runs
+    of sum_i w_i f(theta_i). f maps a tensor of eigenvalues elementwise."""
+    estimates = [float((weights * f(values)).sum()) for values, weights in nodes]
+    return float(np.mean(estimates)), float(np.std(estimates, ddof=1) / np.sqrt(len(estimates)))
+
+
+def fraction_below(nodes, thresholds: list[float]) -> dict:
+    """{threshold: (estimated fraction of g's eigenvalues below it, standard error)}."""
+    return {t: quadrature_mean(nodes, lambda values: (values < t).double()) for t in thresholds}
+
+
+def effective_rank(nodes, size: int) -> float:
+    """exp of the entropy of g's normalised spectrum, exp(log tr g - tr(g log g) / tr g),
+    from the quadrature nodes of g [size x size] (round-off negatives counted as 0)."""
+    trace = quadrature_mean(nodes, lambda values: values.clamp(min=0))[0]
+    g_log_g = quadrature_mean(nodes, lambda values: torch.special.xlogy(values.clamp(min=0), values.clamp(min=0)))[0]
+    return float(np.exp(np.log(size * trace) - g_log_g / trace))
 
 
 def rank_bound(probes: int, classes: int, parameters: int) -> int:

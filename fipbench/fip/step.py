@@ -2,6 +2,9 @@
 
 - optimiser step: any torch optimiser on the objective (what the authors' code does);
 - normalised step: theta = -epsilon * grad / |grad|, so every step has Euclidean length epsilon;
+- exact step: the trust-region subproblem min theta^T g theta + <theta, grad> subject to
+  |theta| = epsilon, with g the metric of Eq. 2 at the current weights on a batch of probes
+  and grad the gradient of the objective, solved on a Krylov space (fipbench.fip.metric);
 - sampled step (the paper's "sample an epsilon-ball, then descend"): start from a random
   theta with |theta| = epsilon and descend the objective at w + theta, projecting theta back
   onto the epsilon-sphere after every inner iteration; then w <- w + theta.
@@ -10,6 +13,8 @@
 from typing import Callable
 
 import torch
+
+from fipbench.fip.metric import exact_step, flat_metric
 
 
 def _params(model) -> list[torch.Tensor]:
@@ -27,6 +32,37 @@ def normalised_update(model, epsilon: float) -> Callable:
         with torch.no_grad():
             for p, g in zip(params, grads):
                 p.sub_((epsilon / norm) * g.double())
+    return update
+
+
+def exact_update(model, probes: Callable[[], torch.Tensor], epsilon: float, lanczos_steps: int, kind: str,
+                 generator: torch.Generator, acceleration: float = 0.0) -> Callable:
+    """Update function for run_steps: move the weights by the exact step (module docstring)
+    for the loss's gradient, with g measured on probes() (a fresh probe batch per call).
+
+    acceleration = gamma > 0 adds gamma (theta - theta_prev)^T g (theta - theta_prev), the
+    change of direction measured in the metric (the supplement's acceleration-aware path):
+    the same subproblem with (1 + gamma) g and the linear term grad - 2 gamma g theta_prev."""
+    previous = None
+
+    def update(loss):
+        nonlocal previous
+        params = _params(model)
+        gradient = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params)]).to("cpu", torch.float64)
+        metric = flat_metric(model, probes(), kind)
+        if acceleration and previous is not None:
+            gradient = gradient - 2 * acceleration * metric(previous)
+
+            def quadratic(vector):
+                return (1 + acceleration) * metric(vector)
+            quadratic.size = metric.size
+        else:
+            quadratic = metric
+        theta = exact_step(quadratic, gradient, epsilon, 1.0, lanczos_steps, generator)
+        previous = theta
+        with torch.no_grad():
+            for p, piece in zip(params, theta.split([p.numel() for p in params])):
+                p.add_(piece.reshape(p.shape).to(p))
     return update
 
 

@@ -1,5 +1,6 @@
 """Two-task continual learning (Fig. 2A-C, 2F(i)): a CNN trained on MNIST learns
-Fashion-MNIST by FIP, naive fine-tuning, EWC, GEM or replay, all from one base network.
+Fashion-MNIST by FIP (with one of its solvers: fip, fip_normalised, fip_exact, fip_smooth), naive
+fine-tuning, OGD, EWC, GEM or replay, all from one base network.
 
 One 20-way head is shared: MNIST uses outputs 0-9, Fashion-MNIST outputs 10-19. Every
 method gets the same epochs, batch size and SGD settings on the new task."""
@@ -11,16 +12,19 @@ from pathlib import Path
 import torch
 from torch.optim.swa_utils import update_bn
 
+from baselines import ogd
 from baselines.avalanche_cl import AVALANCHE_PLUGINS, learn_second_task
 from fipbench import models
 from fipbench.data.vision import load_splits, to_input
-from fipbench.fip import CrossEntropyObjective, OutputDistance, fip_loss, normalised_update
+from fipbench.fip import CrossEntropyObjective, OutputDistance, exact_update, fip_loss, normalised_update
 from fipbench.results import Job, resolve_device, seed_everything, write_json_atomic
 from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
 
 STUDY = "continual_2task"
 TASKS = {"mnist": 0, "fashion_mnist": 10}  # dataset -> offset of its labels in the shared head
 TUNED = {"fip": "beta", "ewc": "lambda", "gem": "strength"}  # method -> hyperparameter searched
+FIP_SOLVERS = ("fip", "fip_normalised", "fip_exact", "fip_smooth")  # one engine; settings["step"] names the solver
+WITH_MEMORY = (*FIP_SOLVERS, "ogd", "gem", "replay")
 
 
 def load_tasks(data_dir: Path, device: torch.device) -> tuple[dict, dict]:
@@ -94,25 +98,42 @@ def learn_new_task(cfg: dict, method: str, seed: int, data_dir: Path, base_check
         model = models.build(study["model"]).to(device)
         model.load_state_dict(torch.load(base_checkpoint, map_location=device))
 
-        def record(net):
-            return accuracies(net, tasks, split, study["curve_test_size"])
-
         mnist_train, fashion_train = tasks["mnist"]["train"], tasks["fashion_mnist"]["train"]
-        if method in ("fip", "naive"):
+        drift = None  # output distance to the base network on the memory, along the path
+
+        def record(net):
+            entry = accuracies(net, tasks, split, study["curve_test_size"])
+            if drift is not None:
+                with torch.no_grad():
+                    entry["memory_distance"] = drift(net).item()
+            return entry
+
+        if method in (*FIP_SOLVERS, "ogd", "naive"):
             stream = BatchStream(*fashion_train, sgd["batch_size"], generator, TASKS["fashion_mnist"])
             job.steps = sgd["epochs"] * stream.steps_per_epoch
-            if method == "naive":
+            if method != "naive":
+                memory_index = torch.randperm(len(mnist_train[1]), generator=generator)[:study["memory_size"]].to(device)
+                memory = to_input(mnist_train[0][memory_index])
+                drift = OutputDistance(model, memory, study["fip"]["distance"])
+            optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
+            if method in ("naive", "ogd"):
                 loss_fn = supervised_loss(stream)
             else:
-                memory_index = torch.randperm(len(mnist_train[1]), generator=generator)[:study["memory_size"]]
-                distance = OutputDistance(model, to_input(mnist_train[0][memory_index.to(device)]),
-                                          settings["distance"])
+                distance = OutputDistance(model, memory, settings["distance"])
                 loss_fn = fip_loss(distance, CrossEntropyObjective(stream), settings["beta"],
                                    settings["memory_batch"], generator)
-            if method == "fip" and settings["step"] == "normalised":
+            if method == "ogd":
+                update = ogd.projected_update(optimizer, model, ogd.output_gradient_basis(
+                    model, memory, mnist_train[1][memory_index] + TASKS["mnist"]))
+            elif method in FIP_SOLVERS and settings["step"] == "normalised":
                 update = normalised_update(model, settings["epsilon"])
+            elif method in FIP_SOLVERS and settings["step"] == "exact":
+                def probes():
+                    return memory[torch.randperm(len(memory), generator=generator)[:settings["memory_batch"]].to(device)]
+                update = exact_update(model, probes, settings["epsilon"], settings["lanczos_steps"],
+                                      settings["distance"], generator, settings.get("acceleration", 0.0))
             else:
-                update = sgd_update(torch.optim.SGD(model.parameters(), lr=sgd["lr"], momentum=sgd["momentum"]))
+                update = sgd_update(optimizer)
             curve = run_steps(model, job.steps, loss_fn, update, record, study["record_every"],
                               checkpoint_dir, study["checkpoint_every"], desc=f"{method} seed{seed}")
         else:
@@ -125,11 +146,27 @@ def learn_new_task(cfg: dict, method: str, seed: int, data_dir: Path, base_check
         ablation = accuracies(new_task_statistics_only(model, tasks), tasks, split)
         job.finish({
             "method": method, "split": split, "settings": settings,
-            "memory_size": study["memory_size"] if method in ("fip", "gem", "replay") else 0,
+            "memory_size": study["memory_size"] if method in WITH_MEMORY else 0,
             "final": final,
             "bn_stats_from_new_task_only": ablation,
+            "walk": walk_summary(curve, job.steps),
             "curve": curve,
         })
+
+
+def walk_summary(curve: list[dict], steps: int) -> dict:
+    """Path length (Euclidean, summed over steps), output distance to the base network on
+    the memory at the end, their ratio, seconds per step (loss and update only) and the
+    mean angle (radians) between consecutive steps, where the curve holds them (run_steps
+    methods; the memory only where the method has one)."""
+    last = curve[-1]
+    walk = {key: last[key] for key in ("path_length", "memory_distance") if key in last}
+    if "seconds" in last:
+        walk["seconds_per_step"] = last["seconds"] / steps
+        walk["turning_angle_per_step"] = last["turning_angle"] / max(steps - 1, 1)
+    if "memory_distance" in walk:
+        walk["memory_distance_per_path_length"] = walk["memory_distance"] / walk["path_length"]
+    return walk
 
 
 def select(grid_results: list[Path], out: Path) -> None:

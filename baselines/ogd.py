@@ -1,0 +1,36 @@
+"""Orthogonal gradient descent (Farajtabar et al. 2020, OGD-GTL): the gradients of the
+ground-truth logit on a memory of the old task span the directions that move those outputs;
+every new-task gradient is projected off that span before the optimiser step."""
+
+import torch
+
+
+def output_gradient_basis(model, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Orthonormal basis [P, M] (QR) of the gradients of logit[label] (model in eval mode)
+    over the trainable parameters, for memory inputs [M, ...] and labels [M], M << P."""
+    was_training = model.training
+    model.eval()
+    params = [p for p in model.parameters() if p.requires_grad]
+    columns = []
+    for x, y in zip(inputs, labels):
+        logit = model(x.unsqueeze(0))[0, y]
+        columns.append(torch.cat([g.reshape(-1) for g in torch.autograd.grad(logit, params)]))
+    model.train(was_training)
+    basis, _ = torch.linalg.qr(torch.stack(columns, dim=1))
+    return basis
+
+
+def projected_update(optimizer: torch.optim.Optimizer, model, basis: torch.Tensor):
+    """Update function for fipbench.train.run_steps: backward, remove the gradient's
+    component in the span of basis [P, M], then one optimiser step."""
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def update(loss):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        flat = torch.cat([p.grad.reshape(-1) for p in params])
+        flat = flat - basis @ (basis.T @ flat)
+        for p, piece in zip(params, flat.split([p.numel() for p in params])):
+            p.grad.copy_(piece.reshape(p.shape))
+        optimizer.step()
+    return update
