@@ -40,7 +40,8 @@ def continual_2task_tables(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]
         finals.append(row | {f"walk_{key}": value for key, value in metrics.get("walk", {}).items()})
         curves += [{"method": method, "seed": seed, "step": point["step"],
                     **{f"{task}_accuracy": point[f"{task}_class_incremental"] for task in TASK_LABELS},
-                    **{key: point[key] for key in ("path_length", "memory_distance") if key in point}}
+                    **{key: point[key] for key in ("path_length", "memory_distance") if key in point},
+                    "task_loss": point.get("objective", point.get("loss"))}
                    for point in metrics["curve"]]
     return pd.DataFrame(finals), pd.DataFrame(curves)
 
@@ -99,15 +100,18 @@ def walk_table(finals: pd.DataFrame) -> pd.DataFrame:
 
 def plot_solvers(curves: pd.DataFrame, path: Path) -> None:
     """The FIP solvers and OGD at equal path length: output distance to the base network on
-    the memory (left) and Fashion-MNIST accuracy (right) against the Euclidean path length."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    the memory, Fashion-MNIST accuracy and the new task's cross-entropy on the step's batch,
+    against the Euclidean path length."""
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 3.2))
     part = curves.dropna(subset=["memory_distance"]) if "memory_distance" in curves else curves.iloc[0:0]
     for method, line in part.groupby(["method", "step"]).mean(numeric_only=True).reset_index().groupby("method"):
         left.plot(line["path_length"], line["memory_distance"], label=method)
-        right.plot(line["path_length"], line["fashion_mnist_accuracy"], label=method)
-    left.set_ylabel("Bhattacharyya distance to base on memory")
-    right.set_ylabel("Fashion-MNIST accuracy (%)")
-    for ax in (left, right):
+        middle.plot(line["path_length"], line["fashion_mnist_accuracy"], label=method)
+        right.plot(line["path_length"], line["task_loss"], label=method)
+    left.set_ylabel("distance to base on memory")
+    middle.set_ylabel("Fashion-MNIST accuracy (%)")
+    right.set_ylabel("new-task cross-entropy (step batch)")
+    for ax in (left, middle, right):
         ax.set_xlabel("Euclidean path length")
     left.legend()
     save(fig, path)
