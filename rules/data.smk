@@ -9,7 +9,7 @@ rule prepare_data:
     params:
         cfg=job_config(CFG),
     wildcard_constraints:
-        dataset="mnist|fashion_mnist|cifar10",
+        dataset="mnist|fashion_mnist|cifar10|cifar100",
     resources:
         mem_mb=4000,
         runtime=15,

@@ -1,6 +1,6 @@
-"""Image datasets through torchvision's classes (CIFAR-10 from the mirror's JPEG archive),
-from the mirror or by download, prepared once per scale into one tensor file: uint8
-images [N, H, W] or [N, H, W, C] and int64 labels [N]."""
+"""Image datasets through torchvision's classes (CIFAR-10 from the mirror's JPEG archive,
+CIFAR-100 from the mirror when it holds it), from the mirror or by download, prepared once
+per scale into one tensor file: uint8 images [N, H, W] or [N, H, W, C] and int64 labels [N]."""
 
 import io
 import shutil
@@ -12,12 +12,13 @@ import torch
 import torchvision
 from PIL import Image
 
-from fipbench.data.mirror import MIRROR_ENV, DataError, mirror_root, verified_files
+from fipbench.data.mirror import MIRROR_ENV, DataError, expected_checksums, mirror_root, verified_files
 
 DATASETS = {  # name -> (torchvision class, its file or folder in the mirror)
     "mnist": (torchvision.datasets.MNIST, "MNIST"),
     "fashion_mnist": (torchvision.datasets.FashionMNIST, "FashionMNIST"),
     "cifar10": (torchvision.datasets.CIFAR10, "cifar10-jpeg.zip"),
+    "cifar100": (torchvision.datasets.CIFAR100, "cifar-100-python"),  # or a cifar100-*.zip archive
 }
 
 # CIFAR-10's label order (its batches.meta, which torchvision's CIFAR10.classes reads)
@@ -29,12 +30,16 @@ def load_raw(name: str, raw_root: Path) -> tuple[dict, dict]:
 
     With FIPBENCH_DATA_MIRROR set, the mirror's files are verified against its SHA256SUMS
     first: MNIST and Fashion-MNIST are copied into raw_root (the mirror stays read-only)
-    and read by torchvision; CIFAR-10 is decoded from the mirror's JPEG archive. Without
-    the mirror torchvision downloads into raw_root. Returns ({split: (images uint8
-    [N, 28, 28] or [N, 32, 32, 3], labels int64 [N])}, source)."""
+    and read by torchvision; CIFAR-10 is decoded from the mirror's JPEG archive; CIFAR-100
+    is read from the mirror when it holds it (mirror_cifar100). Otherwise torchvision
+    downloads into raw_root. Returns ({split: (images uint8 [N, 28, 28] or [N, 32, 32, 3],
+    labels int64 [N])}, source)."""
     cls, location = DATASETS[name]
     mirror = mirror_root()
-    if mirror is not None:
+    found = mirror_cifar100(mirror) if name == "cifar100" and mirror is not None else None
+    if found is not None:
+        return found
+    if mirror is not None and name != "cifar100":
         checksums = verified_files(mirror, location)
         source = {"kind": "mirror", "files": checksums}
         if name == "cifar10":
@@ -51,21 +56,58 @@ def load_raw(name: str, raw_root: Path) -> tuple[dict, dict]:
         splits = {split: cls(str(raw_root), train=(split == "train"), download=True)
                   for split in ("train", "test")}
     except Exception as error:  # torchvision raises RuntimeError/URLError variants offline
+        provide = (f"{location}/ (torchvision's CIFAR-100 files) or a cifar100-<anything>.zip archive of "
+                   "<train|test>/<class name>/<image> (like cifar10-jpeg.zip), listed in its SHA256SUMS"
+                   if name == "cifar100" else f"{location} as in its SOURCES.md, plus SHA256SUMS")
         raise DataError(
             f"cannot obtain {name}: {error}. Set {MIRROR_ENV} to a folder laid out like "
-            f"shared/data ({location} as in its SOURCES.md, plus SHA256SUMS), or allow "
-            "torchvision to download it") from error
+            f"shared/data ({provide}), or allow torchvision to download it") from error
     return {split: (torch.as_tensor(ds.data).clone(), torch.as_tensor(ds.targets).clone())
             for split, ds in splits.items()}, source
 
 
+class MirroredCIFAR100(torchvision.datasets.CIFAR100):
+    """torchvision's CIFAR-100 reader on a folder whose files fipbench has verified against
+    the mirror's SHA256SUMS (so torchvision's own md5 list is not consulted)."""
+    train_list = [["train", None]]
+    test_list = [["test", None]]
+    meta = {"filename": "meta", "key": "fine_label_names", "md5": None}
+
+
+def mirror_cifar100(mirror: Path) -> tuple[dict, dict] | None:
+    """(splits, source) of CIFAR-100 from the mirror: its `cifar-100-python/` folder
+    (torchvision's format), else its first `cifar100-*.zip` image-folder archive (classes
+    numbered in alphabetical order of their folder names, which is CIFAR-100's own fine-label
+    order); None when the mirror holds neither. Verified against SHA256SUMS first."""
+    listed = expected_checksums(mirror)
+    if any(name.startswith("cifar-100-python/") for name in listed):
+        files = verified_files(mirror, "cifar-100-python")
+        splits = {split: MirroredCIFAR100(str(mirror), train=(split == "train")) for split in ("train", "test")}
+        return ({split: (torch.as_tensor(ds.data).clone(), torch.as_tensor(ds.targets).clone())
+                 for split, ds in splits.items()}, {"kind": "mirror", "files": files})
+    archives = sorted(name for name in listed if name.startswith("cifar100-") and name.endswith(".zip"))
+    if archives:
+        files = verified_files(mirror, archives[0])
+        return images_from_zip(mirror / archives[0], None), {"kind": "mirror", "files": files}
+    return None
+
+
 def cifar10_from_jpeg_zip(path: Path) -> dict:
-    """{split: (images uint8 [N, 32, 32, 3], labels int64 [N])} from an archive holding
-    `<train|test>/<class name>/<i>.jpg`, classes numbered in torchvision's CIFAR10 order."""
-    classes = {c: i for i, c in enumerate(CIFAR10_CLASSES)}
-    images, labels = {"train": [], "test": []}, {"train": [], "test": []}
+    """{split: (images uint8 [N, 32, 32, 3], labels int64 [N])} from the mirror's CIFAR-10
+    archive, classes numbered in torchvision's CIFAR10 order."""
+    return images_from_zip(path, CIFAR10_CLASSES)
+
+
+def images_from_zip(path: Path, class_names: list[str] | None) -> dict:
+    """{split: (images uint8 [N, H, W, 3], labels int64 [N])} from an archive holding
+    `<train|test>/<class name>/<image>`; classes numbered in the order of class_names, or
+    alphabetically when None."""
     with zipfile.ZipFile(path) as archive:
-        for member in sorted(n for n in archive.namelist() if n.endswith(".jpg")):
+        members = sorted(n for n in archive.namelist() if n.lower().endswith((".jpg", ".jpeg", ".png")))
+        names = class_names or sorted({member.split("/")[1] for member in members})
+        classes = {c: i for i, c in enumerate(names)}
+        images, labels = {"train": [], "test": []}, {"train": [], "test": []}
+        for member in members:
             split, label, _ = member.split("/")
             with Image.open(io.BytesIO(archive.read(member))) as image:
                 images[split].append(np.asarray(image.convert("RGB")))

@@ -1,0 +1,76 @@
+"""Task streams and CIFAR-100 on a small fake copy written here in torchvision's own
+on-disk format (pickled dicts), served from a mirror folder with SHA256SUMS."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from fipbench import models
+from fipbench.data.mirror import DataError, sha256
+from fipbench.data.streams import class_order, split_tasks
+from fipbench.data.vision import load_raw
+
+FINE = [f"class{c:02d}" for c in range(100)]
+
+
+def write_fake_cifar100(mirror, per_class_train=6, per_class_test=2):
+    """mirror/cifar-100-python/{train,test,meta} as torchvision reads them, image k of
+    class c filled with the value c, and the mirror's SHA256SUMS over them."""
+    folder = mirror / "cifar-100-python"
+    folder.mkdir(parents=True)
+    for split, per_class in (("train", per_class_train), ("test", per_class_test)):
+        labels = [c for c in range(100) for _ in range(per_class)]
+        data = np.repeat(np.array(labels, dtype=np.uint8)[:, None], 3 * 32 * 32, axis=1)
+        with open(folder / split, "wb") as handle:
+            pickle.dump({"data": data, "fine_labels": labels, "coarse_labels": [c // 5 for c in labels],
+                         "filenames": [f"{i}.png" for i in range(len(labels))], "batch_label": split}, handle)
+    with open(folder / "meta", "wb") as handle:
+        pickle.dump({"fine_label_names": FINE, "coarse_label_names": [f"super{c}" for c in range(20)]}, handle)
+    (mirror / "SHA256SUMS").write_text("".join(f"{sha256(folder / name)}  cifar-100-python/{name}\n"
+                                               for name in ("meta", "test", "train")))
+
+
+def test_cifar100_from_a_mirror_folder_in_torchvisions_format(tmp_path, monkeypatch):
+    write_fake_cifar100(tmp_path / "mirror")
+    monkeypatch.setenv("FIPBENCH_DATA_MIRROR", str(tmp_path / "mirror"))
+    data, source = load_raw("cifar100", tmp_path / "raw")
+    x, y = data["train"]
+    assert x.shape == (600, 32, 32, 3) and x.dtype == torch.uint8 and data["test"][0].shape == (200, 32, 32, 3)
+    assert torch.equal(x[:, 0, 0, 0].long(), y) and sorted(set(y.tolist())) == list(range(100))
+    assert source["kind"] == "mirror" and set(source["files"]) == {f"cifar-100-python/{n}" for n in ("meta", "test", "train")}
+
+
+def test_split_cifar100_into_20_tasks_of_5_classes(tmp_path, monkeypatch):
+    write_fake_cifar100(tmp_path / "mirror")
+    monkeypatch.setenv("FIPBENCH_DATA_MIRROR", str(tmp_path / "mirror"))
+    data, _ = load_raw("cifar100", tmp_path / "raw")
+    tasks, order = split_tasks(data, 20, 5, seed=3)
+    assert sorted(order) == list(range(100)) and order == class_order(100, 3) != class_order(100, 4)
+    assert [t["classes"] for t in tasks] == [order[5 * i:5 * i + 5] for i in range(20)]
+    for task in tasks:
+        x, y = task["train"]
+        assert len(y) == 30 and set(y.tolist()) == set(task["classes"]) and len(task["test"][1]) == 10
+        assert torch.equal(x[:, 0, 0, 0].long(), y)  # images travel with their labels
+    with pytest.raises(ValueError, match="need 105 classes"):
+        split_tasks(data, 21, 5, seed=3)
+
+
+def test_cifar100_absent_everywhere_says_what_to_provide(tmp_path, monkeypatch):
+    """A mirror without CIFAR-100 and a download that fails (torchvision's URL pointed at a
+    closed port on this machine, as offline)."""
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / "SHA256SUMS").write_text("")
+    monkeypatch.setenv("FIPBENCH_DATA_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setattr(torchvision.datasets.CIFAR100, "url", "http://127.0.0.1:9/cifar-100-python.tar.gz")
+    with pytest.raises(DataError, match="cifar-100-python/ .*cifar100-<anything>.zip"):
+        load_raw("cifar100", tmp_path / "raw")
+
+
+@pytest.mark.parametrize("nf, parameters", [(20, 1_109_240), (64, 11_220_132)])
+def test_resnet18_widths(nf, parameters):
+    model = models.build("resnet18", nf=nf)
+    assert sum(p.numel() for p in model.parameters()) == parameters
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 100)
