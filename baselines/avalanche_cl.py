@@ -1,9 +1,9 @@
-"""Run an avalanche-lib continual-learning plugin on the second task of a two-task stream,
+"""Run an avalanche-lib continual-learning plugin on the tasks after the first of a stream,
 starting from an already trained network (the same base network every method starts from).
 
 The first experience is "trained" for 0 epochs, so the plugin's after_training_exp hook
 stores what it keeps of task 1 (EWC's Fisher importances, GEM's and replay's memory) from
-the base network itself; then the second experience is trained with the shared budget."""
+the base network itself; then every later experience is trained with the shared budget."""
 
 from typing import Callable
 
@@ -15,16 +15,16 @@ from avalanche.training.plugins.evaluation import EvaluationPlugin
 from avalanche.training.supervised import Naive
 from torch.utils.data import Dataset
 
-from baselines import ewc, gem, replay
+from baselines import agem, ewc, gem, replay
 from fipbench.data.vision import to_input
 from fipbench.train import flat_parameters
 
 # method name -> function building its plugin from (settings, memory_size)
-AVALANCHE_PLUGINS = {"ewc": ewc.plugin, "gem": gem.plugin, "replay": replay.plugin}
+AVALANCHE_PLUGINS = {"ewc": ewc.plugin, "gem": gem.plugin, "agem": agem.plugin, "replay": replay.plugin}
 
 
 class _TaskDataset(Dataset):
-    """uint8 images [N, 28, 28] and labels [N] as avalanche expects: (x [1, 28, 28], y, task 0)."""
+    """uint8 images [N, H, W(, C)] and labels [N] as avalanche expects: (x [C, H, W], y, task 0)."""
 
     def __init__(self, images, labels):
         self.images, self.targets = images.cpu(), labels.cpu()
@@ -38,8 +38,9 @@ class _TaskDataset(Dataset):
 
 
 class _Recorder(SupervisedPlugin):
-    """Calls record(model) (eval mode) every `every` training iterations, like run_steps,
-    and prints a progress line with the loss and the recorded accuracies."""
+    """Calls record(model) (eval mode) every `every` training iterations of the experiences
+    after the first, counted across them, and at the end of each; like run_steps, it
+    prints a progress line with the loss and the recorded accuracies."""
 
     def __init__(self, record: Callable, every: int, name: str):
         super().__init__()
@@ -62,7 +63,7 @@ class _Recorder(SupervisedPlugin):
             self.take(strategy.model, None)
 
     def after_training_iteration(self, strategy, **kwargs):
-        if strategy.clock.train_exp_counter != 1:
+        if strategy.clock.train_exp_counter < 1:
             return
         self.iteration += 1
         loss = strategy.loss.item()
@@ -75,24 +76,23 @@ class _Recorder(SupervisedPlugin):
                   flush=True)
 
 
-def learn_second_task(model, plugin: SupervisedPlugin, task1: tuple, task2: tuple, epochs: int,
-                      batch_size: int, lr: float, momentum: float, device: torch.device,
-                      record: Callable, record_every: int) -> tuple[list[dict], int]:
-    """Train model on task2 = (images, labels) with `plugin` after showing it task1.
-
-    Labels are already offset into the shared head. Returns (records, optimiser steps)."""
-    stream = benchmark_from_datasets(train=[
-        as_taskaware_classification_dataset(_TaskDataset(*task1)),
-        as_taskaware_classification_dataset(_TaskDataset(*task2)),
-    ]).train_stream
+def learn_stream(model, plugin: SupervisedPlugin, tasks: list[tuple], epochs: int, batch_size: int, lr: float,
+                 momentum: float, device: torch.device, record: Callable, record_every: int) -> tuple[list[dict], int]:
+    """Train model on tasks[1:] = [(images, labels), ...] in turn with `plugin`, after
+    showing it tasks[0] (already learned: 0 epochs). Labels are already in the shared
+    head. Returns (records, optimiser steps over all trained tasks); the last record of
+    each task is taken at its end."""
+    stream = benchmark_from_datasets(train=[as_taskaware_classification_dataset(_TaskDataset(*task))
+                                            for task in tasks]).train_stream
     recorder = _Recorder(record, record_every, type(plugin).__name__)
     strategy = Naive(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum),
                      train_mb_size=batch_size, train_epochs=0, device=device, plugins=[plugin, recorder],
                      evaluator=EvaluationPlugin(loggers=[]), eval_every=-1)
     strategy.train(stream[0], eval_streams=[])
     strategy.train_epochs = epochs
-    strategy.train(stream[1], eval_streams=[])
-    if recorder.records[-1]["step"] != recorder.iteration:
-        recorder.take(model, None)
+    for experience in stream[1:]:
+        strategy.train(experience, eval_streams=[])
+        if recorder.records[-1]["step"] != recorder.iteration:
+            recorder.take(model, None)
     model.eval()
     return recorder.records, recorder.iteration

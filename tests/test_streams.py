@@ -74,3 +74,21 @@ def test_resnet18_widths(nf, parameters):
     model = models.build("resnet18", nf=nf)
     assert sum(p.numel() for p in model.parameters()) == parameters
     assert model(torch.rand(2, 3, 32, 32)).shape == (2, 100)
+
+
+@pytest.mark.parametrize("method", ["agem", "ewc"])
+def test_avalanche_plugins_learn_a_stream_of_three_tasks(method):
+    """tasks[0] is taken as learned; tasks 1 and 2 are trained in turn (2 steps each),
+    recorded every step, with a record at the end of each task."""
+    from baselines.avalanche_cl import AVALANCHE_PLUGINS, learn_stream
+
+    g = torch.Generator().manual_seed(0)
+    tasks = [(torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8), torch.arange(64) % 2 + 2 * t)
+             for t in range(3)]
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
+    settings = {"agem": {"sample_size": 16}, "ewc": {"lambda": 1.0}}[method]
+    records, steps = learn_stream(model, AVALANCHE_PLUGINS[method](settings, 8), tasks, 1, 32, 0.1, 0.0,
+                                  torch.device("cpu"), lambda net: {"seen": 1}, 1)
+    assert steps == 4 and [r["step"] for r in records] == [0, 1, 2, 3, 4]
+    assert records[0]["weight_distance"] == 0 and all(r["weight_distance"] > 0 for r in records[1:])

@@ -13,7 +13,7 @@ import torch
 from torch.optim.swa_utils import update_bn
 
 from baselines import ogd
-from baselines.avalanche_cl import AVALANCHE_PLUGINS, learn_second_task
+from baselines.avalanche_cl import AVALANCHE_PLUGINS, learn_stream
 from fipbench import models
 from fipbench.data.vision import load_splits, to_input
 from fipbench.fip import CrossEntropyObjective, OutputDistance, exact_update, fip_loss, normalised_update
@@ -138,9 +138,9 @@ def learn_new_task(cfg: dict, method: str, seed: int, data_dir: Path, base_check
                               checkpoint_dir, study["checkpoint_every"], desc=f"{method} seed{seed}")
         else:
             plugin = AVALANCHE_PLUGINS[method](settings, study["memory_size"])
-            curve, job.steps = learn_second_task(
-                model, plugin, (mnist_train[0], mnist_train[1] + TASKS["mnist"]),
-                (fashion_train[0], fashion_train[1] + TASKS["fashion_mnist"]), sgd["epochs"],
+            curve, job.steps = learn_stream(
+                model, plugin, [(mnist_train[0], mnist_train[1] + TASKS["mnist"]),
+                                (fashion_train[0], fashion_train[1] + TASKS["fashion_mnist"])], sgd["epochs"],
                 sgd["batch_size"], sgd["lr"], sgd["momentum"], device, record, study["record_every"])
         final = accuracies(model, tasks, split)
         ablation = accuracies(new_task_statistics_only(model, tasks), tasks, split)
