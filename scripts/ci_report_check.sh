@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# CI step: run the whole smoke-scale workflow in a git worktree of HEAD, build its
-# `snakemake --report` page, render it in headless Chromium (Debian's chromium, installed
-# when missing) and check from the rendered DOM that every figure the workflow wrote and
-# the claims table (every claim id with a verdict) are on the page. The page, the DOM and
-# a screenshot are kept in ${1:-ci-artifacts}/ (git-ignored).
+# CI step: build the `snakemake --report` page of a finished smoke-scale run (the copy the
+# tests ran it in, $FIPBENCH_SMOKE_COPY, when it holds one; else a fresh run in a git
+# worktree of HEAD), render it in headless Chromium (Debian's chromium, installed when
+# missing) and check from the rendered DOM that every figure the workflow wrote and the
+# claims table (every claim id with a verdict) are on the page. The page, the DOM and a
+# screenshot are kept in ${1:-ci-artifacts}/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 artifacts=$(mkdir -p "${1:-ci-artifacts}" && cd "${1:-ci-artifacts}" && pwd)
 work=$(mktemp -d)
 trap 'git worktree remove --force "$work/run" 2>/dev/null || true; rm -rf "$work"' EXIT
-git worktree add --quiet --detach "$work/run" HEAD
+run="${FIPBENCH_SMOKE_COPY:-}"
+if [ -z "$run" ] || [ ! -f "$run/results/smoke/claims.md" ]; then
+  run="$work/run"
+  git worktree add --quiet --detach "$run" HEAD
+fi
 
 if ! command -v chromium >/dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -19,17 +24,17 @@ if ! command -v chromium >/dev/null; then
 fi
 
 start=$(date +%s)
-(cd "$work/run" && snakemake --quiet --cores 2 --config scale=smoke \
+(cd "$run" && snakemake --quiet --cores 2 --config scale=smoke \
    && snakemake --report "$artifacts/report-smoke.html" --config scale=smoke) > "$artifacts/report-smoke.log" 2>&1 \
   || { tail -40 "$artifacts/report-smoke.log"; exit 1; }
-echo "smoke workflow and report: $(( $(date +%s) - start )) s"
+echo "smoke workflow (nothing to do when reused from $run) and report: $(( $(date +%s) - start )) s"
 
 page="file://$artifacts/report-smoke.html"
 browse() { timeout 120 chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=15000 "$@" "$page" 2>/dev/null; }
 browse --dump-dom > "$artifacts/report-smoke.dom.html"
 browse --screenshot="$artifacts/report-smoke.png" --window-size=1400,1000 >/dev/null
 
-python - "$artifacts/report-smoke.dom.html" "$work/run/results/smoke" config/claims.yaml <<'EOF'
+python - "$artifacts/report-smoke.dom.html" "$run/results/smoke" config/claims.yaml <<'EOF'
 """The rendered page names every figure the smoke workflow wrote and carries the claims
 table with a verdict for every claim id."""
 import base64

@@ -3,11 +3,13 @@ whole smoke DAG in a temporary copy of the repository, its claims check, determi
 job, and faults (a job killed mid-way, a NaN loss) that stop a job without metrics."""
 
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -53,8 +55,12 @@ def test_wrongly_typed_config_value_names_the_key():
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    """A copy of the repository in which the whole smoke DAG has run."""
-    root = tmp_path_factory.mktemp("smoke") / "fipbench"
+    """A copy of the repository in which the whole smoke DAG has run; made at
+    $FIPBENCH_SMOKE_COPY when that is set (CI's report check then reuses the run)."""
+    keep = os.environ.get("FIPBENCH_SMOKE_COPY")
+    root = Path(keep) if keep else tmp_path_factory.mktemp("smoke") / "fipbench"
+    if keep:
+        shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(REPO, root, ignore=IGNORED)
     snakemake("--cores", "2", "--config", "scale=smoke", cwd=root)
     return root
