@@ -20,6 +20,14 @@ def output_gradient_basis(model, inputs: torch.Tensor, labels: torch.Tensor) -> 
     return basis
 
 
+def extend_basis(basis: torch.Tensor | None, new: torch.Tensor) -> torch.Tensor:
+    """Orthonormal basis [P, M + K] of the span of basis [P, M] (None: empty) and new [P, K]."""
+    if basis is None:
+        return new
+    extended, _ = torch.linalg.qr(torch.cat([basis, new], dim=1))
+    return extended
+
+
 def projected_update(optimizer: torch.optim.Optimizer, model, basis: torch.Tensor):
     """Update function for fipbench.train.run_steps: backward, remove the gradient's
     component in the span of basis [P, M], then one optimiser step."""

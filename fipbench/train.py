@@ -172,11 +172,13 @@ def predict(model, x, batch_size: int = 1000) -> torch.Tensor:
     return torch.cat([model(to_input(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
 
 
-def accuracy(logits: torch.Tensor, labels: torch.Tensor, classes: range | None = None) -> float:
-    """Accuracy in % of logits [N, C] against labels [N]. classes restricts the argmax to
-    those output units (task-incremental); None takes it over all (class-incremental)."""
+def accuracy(logits: torch.Tensor, labels: torch.Tensor, classes=None) -> float:
+    """Accuracy in % of logits [N, C] against labels [N]. classes (a sequence of output
+    units) restricts the argmax to them (task-incremental, or the classes seen so far);
+    None takes it over all outputs."""
     if classes is None:
         predicted = logits.argmax(1)
     else:
-        predicted = logits[:, classes.start:classes.stop].argmax(1) + classes.start
+        units = torch.as_tensor(list(classes), device=logits.device)
+        predicted = units[logits[:, units].argmax(1)]
     return 100.0 * (predicted == labels).float().mean().item()

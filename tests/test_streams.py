@@ -92,3 +92,33 @@ def test_avalanche_plugins_learn_a_stream_of_three_tasks(method):
                                   torch.device("cpu"), lambda net: {"seen": 1}, 1)
     assert steps == 4 and [r["step"] for r in records] == [0, 1, 2, 3, 4]
     assert records[0]["weight_distance"] == 0 and all(r["weight_distance"] > 0 for r in records[1:])
+
+
+@pytest.mark.parametrize("method", ["fip", "ogd", "naive"])
+def test_learn_tasks_walks_a_sequence_of_three_tasks(method):
+    """Tasks 1 and 2 learned in turn from a network that knows task 0 (2 steps each): the
+    curve counts steps over the sequence and says which task each record belongs to;
+    methods with a memory record the output drift on it."""
+    from fipbench.continual import learn_tasks, task_accuracies
+
+    g = torch.Generator().manual_seed(0)
+    tasks = []
+    for t in range(3):
+        x = torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8)
+        y = torch.arange(64) % 2 + 2 * t
+        tasks.append({"name": f"t{t}", "classes": [2 * t, 2 * t + 1], "train": (x, y), "test": (x[:16], y[:16])})
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
+    settings = {"distance": "bhattacharyya", "beta": 1.0, "step": "optimizer", "epsilon": 0.01, "memory_batch": 4}
+    sgd = {"epochs": 1, "batch_size": 32, "lr": 0.1, "momentum": 0.0}
+    seen_sizes = []
+
+    def record(net, seen):
+        seen_sizes.append(len(seen))
+        return task_accuracies(net, seen, "test")
+    curve, steps = learn_tasks(model, method, settings, tasks, sgd, 8, "bhattacharyya", record, 1,
+                               torch.Generator().manual_seed(1), torch.device("cpu"))
+    assert steps == 4 and [(e["task"], e["step"]) for e in curve] == [(1, 0), (1, 1), (1, 2), (2, 2), (2, 3), (2, 4)]
+    assert seen_sizes == [2, 2, 2, 3, 3, 3]  # the class-incremental argmax covers the tasks seen so far
+    assert ("memory_distance" in curve[-1]) == (method != "naive")
+    assert "t2_task_incremental" in curve[-1] and "t2_task_incremental" not in curve[0]

@@ -93,6 +93,7 @@ def test_accuracy_class_and_task_incremental():
     assert accuracy(logits, labels) == pytest.approx(200 / 3)
     assert accuracy(logits, labels, range(0, 2)) == pytest.approx(200 / 3)  # row 3 cannot be right
     assert accuracy(logits[2:], labels[2:], range(2, 4)) == 100.0
+    assert accuracy(logits, labels, [3, 0]) == pytest.approx(100 / 3)  # any set of units, e.g. a split task's
 
 
 def test_batch_norm_statistics_reestimated_on_new_task_only():

@@ -11,7 +11,6 @@ representation diversity, weight-space PCA, per-image scores).
 Every member's batch-norm statistics are re-estimated on the first `bn_images` training
 images before it is used (FIP and FGE move weights under the training statistics)."""
 
-import copy
 import time
 from pathlib import Path
 
