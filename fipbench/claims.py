@@ -34,11 +34,17 @@ def collect(results: Path, study: str, method: str, key: str, seeds: list[int]) 
     return {"values": values, "missing": missing}
 
 
+def number(value: float) -> str:
+    """Two decimals from 1 up (accuracies, counts), five significant digits below, so that
+    fractions near 1 and small distances stay readable."""
+    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.5g}"
+
+
 def summary(values: list[float]) -> str:
     if not values:
         return "-"
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.2f} +- {sd:.2f} (n={len(values)})"
+    return f"{number(statistics.mean(values))} +- {number(sd)} (n={len(values)})"
 
 
 def evaluate_claim(claim: dict, scale: str, results: Path, seeds: list[int] | dict[str, list[int]]) -> dict:

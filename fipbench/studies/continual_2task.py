@@ -14,6 +14,7 @@ from torch.optim.swa_utils import update_bn
 
 from fipbench import models
 from fipbench.continual import WITH_MEMORY, learn_tasks, task_accuracies, walk_summary
+from fipbench.data.mirror import sha256
 from fipbench.data.vision import load_splits, to_input
 from fipbench.results import Job, resolve_device, seed_everything, write_json_atomic
 from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
@@ -97,7 +98,7 @@ def learn_new_task(cfg: dict, method: str, seed: int, data_dir: Path, base_check
         final = task_accuracies(model, sequence, split)
         ablation = task_accuracies(new_task_statistics_only(model, tasks), sequence, split)
         job.finish({
-            "method": method, "split": split, "settings": settings,
+            "method": method, "split": split, "settings": settings, "base_sha256": sha256(Path(base_checkpoint)),
             "memory_size": study["memory_size"] if method in WITH_MEMORY else 0,
             "final": final,
             "bn_stats_from_new_task_only": ablation,
