@@ -42,7 +42,7 @@ def task_accuracies(model, tasks: list[dict], split: str, limit: int | None = No
 def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict, memory_per_task: int,
                 distance_kind: str, record: Callable, record_every: int, generator: torch.Generator,
                 device: torch.device, checkpoint_dir=None, checkpoint_every: int = 0,
-                desc: str = "") -> tuple[list[dict], int]:
+                desc: str = "", timings: dict | None = None) -> tuple[list[dict], int]:
     """Learn tasks[1:] in turn from model (which has learned tasks[0]) with `method`.
 
     sgd: epochs, batch_size, lr, momentum per task. record(net, tasks seen) -> dict of
@@ -50,7 +50,8 @@ def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict
     holds memory_distance, the output distance (distance_kind) on the memory to the network
     at the start of the current task. Returns (records, with "task" and steps counted over
     the whole sequence, each task's starting at the step the previous one ended; optimiser
-    steps)."""
+    steps). timings (the job's, for provenance) gets walk_seconds_per_step: the seconds per
+    step of the last task spent in the loss and the update (run_steps methods)."""
     if method not in (*FIP_SOLVERS, "ogd", "naive"):
         plugin = AVALANCHE_PLUGINS[method](settings, memory_per_task)
         return learn_stream(model, plugin, [task["train"] for task in tasks], sgd["epochs"], sgd["batch_size"],
@@ -94,9 +95,12 @@ def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict
                 with torch.no_grad():
                     entry["memory_distance"] = drift(net).item()
             return entry
+        clock = {}
         part = run_steps(model, n_steps, loss_fn, update, record_task, record_every,
                          None if checkpoint_dir is None else checkpoint_dir / f"task{index}", checkpoint_every,
-                         desc=f"{desc} task {index}")
+                         desc=f"{desc} task {index}", clock=clock)
+        if timings is not None:
+            timings["walk_seconds_per_step"] = clock["seconds"] / n_steps
         curve += [{**entry, "task": index, "step": steps + entry["step"]} for entry in part]
         steps += n_steps
     return curve, steps
@@ -104,14 +108,13 @@ def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict
 
 def walk_summary(curve: list[dict]) -> dict:
     """Path length (Euclidean, summed over steps), output distance to the reference on the
-    memory at the end, their ratio, seconds per step (loss and update only) and the mean
-    angle (radians) between consecutive steps, of the last task's walk, where the curve
-    holds them (run_steps methods; the memory only where the method has one)."""
+    memory at the end, their ratio and the mean angle (radians) between consecutive steps,
+    of the last task's walk, where the curve holds them (run_steps methods; the memory only
+    where the method has one)."""
     last = curve[-1]
     task_steps = last["step"] - max((e["step"] for e in curve if e.get("task", 0) < last.get("task", 0)), default=0)
     walk = {key: last[key] for key in ("path_length", "memory_distance") if key in last}
-    if "seconds" in last:
-        walk["seconds_per_step"] = last["seconds"] / task_steps
+    if "turning_angle" in last:
         walk["turning_angle_per_step"] = last["turning_angle"] / max(task_steps - 1, 1)
     if "memory_distance" in walk:
         walk["memory_distance_per_path_length"] = walk["memory_distance"] / walk["path_length"]

@@ -37,7 +37,9 @@ def continual_2task_tables(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]
                **{f"bn_new_task_only_{k}": metrics["bn_stats_from_new_task_only"][k] for k in FINAL_KEYS[:3]},
                "memory_size": metrics["memory_size"], "settings": json.dumps(metrics["settings"], sort_keys=True),
                "optimizer_steps": provenance.get("optimizer_steps"), "wall_seconds": provenance.get("wall_seconds")}
-        finals.append(row | {f"walk_{key}": value for key, value in metrics.get("walk", {}).items()})
+        seconds = provenance.get("timings", {}).get("walk_seconds_per_step")
+        finals.append(row | {f"walk_{key}": value for key, value in metrics.get("walk", {}).items()}
+                      | ({"walk_seconds_per_step": seconds} if seconds is not None else {}))
         curves += [{"method": method, "seed": seed, "step": point["step"],
                     **{f"{task}_accuracy": point[f"{task}_class_incremental"] for task in TASK_LABELS},
                     **{key: point[key] for key in ("path_length", "memory_distance") if key in point},

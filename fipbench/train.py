@@ -111,29 +111,29 @@ def flat_parameters(model) -> torch.Tensor:
 
 def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: Callable | None = None,
               record_every: int = 0, checkpoint_dir: Path | None = None, checkpoint_every: int = 0,
-              desc: str = "train", train_mode: bool = True) -> list[dict]:
+              desc: str = "train", train_mode: bool = True, clock: dict | None = None) -> list[dict]:
     """Take n_steps optimisation steps; return the records taken along the way.
 
     loss_fn(model) -> (loss tensor, {name: float}); update(loss) changes the weights.
     Every record_every steps (and at steps 0 and n_steps) a record holds the step, the loss
     parts, the Euclidean distance |w - w0| from the start, the path length (sum of the
     steps' Euclidean lengths), the turning angle (sum over steps of the angle in radians
-    between consecutive steps), the seconds spent in loss_fn and update so far and
-    record(model)'s entries; record is called with the model in eval mode. Checkpoints (state_dict) go to
+    between consecutive steps) and record(model)'s entries; record is called with the model in eval mode. Checkpoints (state_dict) go to
     checkpoint_dir/step<k>.pt every checkpoint_every steps. A non-finite loss raises
     NonFiniteLoss. train_mode=False takes the steps with the model in eval mode (batch norm
     uses and keeps its running statistics), as a FIP walk must when its reference outputs
-    were computed in eval mode."""
+    were computed in eval mode. clock, when given, gets the seconds spent in loss_fn and
+    update added to clock["seconds"] (a wall time: for provenance, never for the metrics)."""
     start = previous = flat_parameters(model)
     path_length = torch.zeros((), dtype=torch.float64, device=start.device)
     turning = torch.zeros((), dtype=torch.float64, device=start.device)  # radians
-    seconds, last_step = 0.0, None
+    last_step = None
     records = []
 
     def take_record(step, parts):
         entry = {"step": step, **parts,
                  "weight_distance": (flat_parameters(model) - start).norm().item(),
-                 "path_length": path_length.item(), "turning_angle": turning.item(), "seconds": seconds}
+                 "path_length": path_length.item(), "turning_angle": turning.item()}
         if record is not None:
             model.eval()
             entry.update(record(model))
@@ -148,7 +148,8 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
         if not torch.isfinite(loss):
             raise NonFiniteLoss(f"{desc}: non-finite loss {loss.item()} at step {step} ({parts})")
         update(loss)
-        seconds += time.perf_counter() - began
+        if clock is not None:
+            clock["seconds"] = clock.get("seconds", 0.0) + time.perf_counter() - began
         current = flat_parameters(model)
         step_vector, previous = current - previous, current
         path_length += step_vector.norm()

@@ -94,7 +94,8 @@ def learn_new_task(cfg: dict, method: str, seed: int, data_dir: Path, base_check
 
         curve, job.steps = learn_tasks(model, method, settings, sequence, study["new_task"], study["memory_size"],
                                        study["fip"]["distance"], record, study["record_every"], generator, device,
-                                       checkpoint_dir, study["checkpoint_every"], desc=f"{method} seed{seed}")
+                                       checkpoint_dir, study["checkpoint_every"], desc=f"{method} seed{seed}",
+                                       timings=job.timings)
         final = task_accuracies(model, sequence, split)
         ablation = task_accuracies(new_task_statistics_only(model, tasks), sequence, split)
         job.finish({
