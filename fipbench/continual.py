@@ -66,12 +66,13 @@ def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict
             chosen = torch.randperm(len(left["train"][1]), generator=generator)[:memory_per_task].to(device)
             memory.append(to_input(left["train"][0][chosen]))
             labels.append(left["train"][1][chosen])
-            drift = OutputDistance(model, torch.cat(memory), distance_kind)
+            drift = OutputDistance(model, torch.cat(memory), distance_kind)  # reference outputs cached once per task
         optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
         if method in ("naive", "ogd"):
             loss_fn = supervised_loss(stream)
         else:
-            distance = OutputDistance(model, torch.cat(memory), settings["distance"])
+            distance = (drift if settings["distance"] == distance_kind
+                        else OutputDistance(model, drift.probes, settings["distance"]))
             loss_fn = fip_loss(distance, CrossEntropyObjective(stream), settings["beta"], settings["memory_batch"],
                                generator)
         if method == "ogd":

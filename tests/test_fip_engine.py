@@ -91,6 +91,13 @@ def test_normalised_step_has_length_epsilon(trained_mlp):
         set_flat(model, start)
 
 
+def new_task_loss(distance, beta):
+    """fip_loss of the blobs with shifted labels (a "new task") against distance's probes."""
+    x, y = blobs(seed=3)
+    return fip_loss(distance, lambda net: F.cross_entropy(net(x[:32]), (y[:32] + 1) % 5), beta, 64,
+                    torch.Generator().manual_seed(0))
+
+
 def test_exact_step_has_length_epsilon_and_moves_outputs_less_than_the_normalised(trained_mlp):
     """With a task weight small against the metric (beta |grad L| << epsilon lambda_max),
     the exact step of the same length and the same gradient moves the probe outputs less
@@ -98,13 +105,11 @@ def test_exact_step_has_length_epsilon_and_moves_outputs_less_than_the_normalise
     model, probes = trained_mlp
     start = flat_parameters(model)
     distance = OutputDistance(model, probes)
-    x, y = blobs(seed=3)
-    objective = lambda net: F.cross_entropy(net(x[:32]), (y[:32] + 1) % 5)
     moves = {}
     try:
         for name in ("normalised", "exact"):
             set_flat(model, start)
-            loss = fip_loss(distance, objective, 1e-4, 64, torch.Generator().manual_seed(0))(model)[0]
+            loss = new_task_loss(distance, 1e-4)(model)[0]
             if name == "exact":
                 exact_update(model, lambda: probes, 0.5, 20, "bhattacharyya", torch.Generator().manual_seed(0))(loss)
             else:
@@ -123,13 +128,11 @@ def test_acceleration_penalty_shrinks_the_change_of_step_in_the_metric(trained_m
     model, probes = trained_mlp
     start = flat_parameters(model)
     distance = OutputDistance(model, probes)
-    x, y = blobs(seed=3)
-    objective = lambda net: F.cross_entropy(net(x[:32]), (y[:32] + 1) % 5)
     change = {}
     try:
         for acceleration in (0.0, 10.0):
             set_flat(model, start)
-            loss_fn = fip_loss(distance, objective, 1e-4, 64, torch.Generator().manual_seed(0))
+            loss_fn = new_task_loss(distance, 1e-4)
             update = exact_update(model, lambda: probes, 0.5, 20, "bhattacharyya", torch.Generator().manual_seed(0),
                                   acceleration)
             update(loss_fn(model)[0])
