@@ -4,6 +4,7 @@
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/continual_2task.smk"
+include: "rules/task_sequence.smk"
 include: "rules/sparsity.smk"
 include: "rules/robustness.smk"
 include: "rules/geometry.smk"

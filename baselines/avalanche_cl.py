@@ -5,6 +5,7 @@ The first experience is "trained" for 0 epochs, so the plugin's after_training_e
 stores what it keeps of task 1 (EWC's Fisher importances, GEM's and replay's memory) from
 the base network itself; then every later experience is trained with the shared budget."""
 
+import time
 from typing import Callable
 
 import torch
@@ -38,29 +39,37 @@ class _TaskDataset(Dataset):
 
 
 class _Recorder(SupervisedPlugin):
-    """Calls record(model) (eval mode) every `every` training iterations of the experiences
-    after the first, counted across them, and at the end of each; like run_steps, it
-    prints a progress line with the loss and the recorded accuracies."""
+    """Calls record(model, task index) (eval mode) every `every` training iterations of the
+    experiences after the first, counted across them, and at the end of each; like
+    run_steps, it prints a progress line with the loss and the recorded accuracies, and it
+    keeps the wall seconds of each experience's training (for provenance)."""
 
     def __init__(self, record: Callable, every: int, name: str):
         super().__init__()
         self.record, self.every, self.name, self.records, self.iteration = record, every, name, [], 0
-        self.start = None
+        self.start, self.task, self.began, self.seconds_per_task = None, 0, 0.0, []
 
     def take(self, model, loss):
         was_training = model.training
         model.eval()
-        entry = {"step": self.iteration, "weight_distance": (flat_parameters(model) - self.start).norm().item()}
+        entry = {"step": self.iteration, "task": self.task,
+                 "weight_distance": (flat_parameters(model) - self.start).norm().item()}
         if loss is not None:
             entry["loss"] = loss
-        entry.update(self.record(model))
+        entry.update(self.record(model, self.task))
         self.records.append(entry)
         model.train(was_training)
 
     def before_training_exp(self, strategy, **kwargs):
-        if strategy.clock.train_exp_counter == 1:
+        self.task = strategy.clock.train_exp_counter
+        if self.task == 1:
             self.start = flat_parameters(strategy.model)
             self.take(strategy.model, None)
+        self.began = time.perf_counter()
+
+    def after_training_exp(self, strategy, **kwargs):
+        if self.task >= 1:
+            self.seconds_per_task.append(time.perf_counter() - self.began)
 
     def after_training_iteration(self, strategy, **kwargs):
         if strategy.clock.train_exp_counter < 1:
@@ -77,11 +86,14 @@ class _Recorder(SupervisedPlugin):
 
 
 def learn_stream(model, plugin: SupervisedPlugin, tasks: list[tuple], epochs: int, batch_size: int, lr: float,
-                 momentum: float, device: torch.device, record: Callable, record_every: int) -> tuple[list[dict], int]:
+                 momentum: float, device: torch.device, record: Callable, record_every: int,
+                 timings: dict | None = None) -> tuple[list[dict], int]:
     """Train model on tasks[1:] = [(images, labels), ...] in turn with `plugin`, after
     showing it tasks[0] (already learned: 0 epochs). Labels are already in the shared
-    head. Returns (records, optimiser steps over all trained tasks); the last record of
-    each task is taken at its end."""
+    head. record(model, index of the task being learned) -> dict. Returns (records, each
+    with its "task", optimiser steps over all trained tasks); the last record of each task
+    is taken at its end. timings (the job's, for provenance) gets seconds_per_task: the
+    wall seconds of each task's training, plugin work included."""
     stream = benchmark_from_datasets(train=[as_taskaware_classification_dataset(_TaskDataset(*task))
                                             for task in tasks]).train_stream
     recorder = _Recorder(record, record_every, type(plugin).__name__)
@@ -95,4 +107,6 @@ def learn_stream(model, plugin: SupervisedPlugin, tasks: list[tuple], epochs: in
         if recorder.records[-1]["step"] != recorder.iteration:
             recorder.take(model, None)
     model.eval()
+    if timings is not None:
+        timings["seconds_per_task"] = recorder.seconds_per_task
     return recorder.records, recorder.iteration

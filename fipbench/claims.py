@@ -55,8 +55,9 @@ def evaluate_claim(claim: dict, scale: str, results: Path, seeds: list[int] | di
            "paper": "-" if paper.get("value") is None else
            f"{paper['value']}" + (f" +- {paper['sd']}" if paper.get("sd") is not None else "") + f" (n={paper['n']})"}
     expect = claim["expect"].get(scale)
-    if expect is None:
-        return {**row, "kind": "-", "reproduced": "-", "expectation": "not stated", "verdict": "not run"}
+    if expect is None or expect["kind"] == "not_run":
+        reason = "not stated" if expect is None else f"not run: {expect['reason']}"
+        return {**row, "kind": "-", "reproduced": "-", "expectation": reason, "verdict": "not run"}
     metric = claim["metric"]
     expected = seeds.get if isinstance(seeds, dict) else (lambda _: seeds)
     measured = collect(results, metric["study"], metric["method"], metric["key"], expected(metric["method"]))

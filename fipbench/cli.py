@@ -43,6 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     learn.add_argument("--chosen", type=Path, help="chosen.json of the method's validation grid")
     learn.add_argument("--checkpoint-dir", type=Path)
 
+    first = commands.add_parser("first-task", help="train the task-sequence study's network on its first task")
+    sequence = commands.add_parser("sequence", help="learn the later tasks of the stream with one method")
+    for sub in (first, sequence):
+        sub.add_argument("--seed", type=int, required=True)
+        sub.add_argument("--data", type=Path, required=True, help="the prepared dataset of the stream")
+        sub.add_argument("--out", type=Path, required=True, help="results folder of this job")
+        sub.add_argument("--threads", type=int, default=1)
+    first.add_argument("--checkpoint", type=Path, required=True)
+    sequence.add_argument("--method", required=True)
+    sequence.add_argument("--first", type=Path, required=True, help="the first-task job's checkpoint")
+
     dense = commands.add_parser("dense", help="train the sparsity study's dense network")
     sparsify = commands.add_parser("sparsify", help="make the dense network sparse at every target with one method")
     for sub in (dense, sparsify):
@@ -89,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     select.add_argument("metrics", type=Path, nargs="+")
 
     aggregate = commands.add_parser("aggregate", help="tables and figures of one study at one scale")
-    aggregate.add_argument("--study", choices=["continual_2task", "sparsity", "robustness", "geometry"],
+    aggregate.add_argument("--study", choices=["continual_2task", "task_sequence", "sparsity", "robustness",
+                                                    "geometry"],
                            default="continual_2task")
     check = commands.add_parser("check", help="compare results with config/claims.yaml")
     for sub in (aggregate, check):
@@ -118,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
             settings[study.TUNED[args.method]] = args.value
         study.learn_new_task(cfg, args.method, args.seed, args.data_dir, args.base, args.out,
                              args.threads, args.split, settings, args.checkpoint_dir)
+    elif args.command in ("first-task", "sequence"):
+        from fipbench.studies import task_sequence
+        if args.command == "first-task":
+            task_sequence.train_first_task(cfg, args.seed, args.data, args.checkpoint, args.out, args.threads)
+        else:
+            task_sequence.learn_sequence(cfg, args.method, args.seed, args.data, args.first, args.out, args.threads)
     elif args.command == "dense":
         from fipbench.studies.sparsity import train_dense
         train_dense(cfg, args.network, args.seed, args.data_dir, args.work, args.out, args.threads)

@@ -9,6 +9,7 @@ that memory cached once, and L is task i's cross-entropy. OGD projects off the s
 memory's ground-truth-logit gradients, extended at the start of each task. The avalanche
 methods (EWC, GEM, A-GEM, replay) keep their own memories through their plugins."""
 
+import time
 from typing import Callable
 
 import torch
@@ -45,19 +46,27 @@ def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict
                 desc: str = "", timings: dict | None = None) -> tuple[list[dict], int]:
     """Learn tasks[1:] in turn from model (which has learned tasks[0]) with `method`.
 
-    sgd: epochs, batch_size, lr, momentum per task. record(net, tasks seen) -> dict of
-    numbers, called every record_every steps; for methods with a memory each record also
-    holds memory_distance, the output distance (distance_kind) on the memory to the network
-    at the start of the current task. Returns (records, with "task" and steps counted over
-    the whole sequence, each task's starting at the step the previous one ended; optimiser
-    steps). timings (the job's, for provenance) gets walk_seconds_per_step: the seconds per
-    step of the last task spent in the loss and the update (run_steps methods)."""
+    sgd: epochs, batch_size, lr, momentum per task. memory_per_task: images kept of each
+    task left (a method's settings may name its own "memory_per_task", as GEM's CPU cost
+    asks). record(net, tasks seen) -> dict of numbers, called every record_every steps; for
+    FIP and OGD each record also holds memory_images and memory_bytes (the probe images, and
+    for FIP the cached reference outputs, held for the current task) and memory_distance,
+    the output distance (distance_kind) on the memory to the network at the start of the
+    current task. Returns (records, with "task" and steps counted over the whole sequence,
+    each task's starting at the step the previous one ended; optimiser steps). timings (the
+    job's, for provenance) gets seconds_per_task (wall seconds of each task, from drawing
+    its memory to its last step, records included) and, for run_steps methods,
+    walk_seconds_per_step: the seconds per step of the last task spent in the loss and the
+    update."""
+    memory_per_task = settings.get("memory_per_task", memory_per_task)
     if method not in (*FIP_SOLVERS, "ogd", "naive"):
         plugin = AVALANCHE_PLUGINS[method](settings, memory_per_task)
         return learn_stream(model, plugin, [task["train"] for task in tasks], sgd["epochs"], sgd["batch_size"],
-                            sgd["lr"], sgd["momentum"], device, lambda net: record(net, tasks), record_every)
-    curve, steps, memory, labels, basis = [], 0, [], [], None
+                            sgd["lr"], sgd["momentum"], device, lambda net, index: record(net, tasks[:index + 1]),
+                            record_every, timings)
+    curve, steps, memory, labels, basis, seconds = [], 0, [], [], None, []
     for index in range(1, len(tasks)):
+        began = time.perf_counter()
         task, left = tasks[index], tasks[index - 1]
         stream = BatchStream(*task["train"], sgd["batch_size"], generator)
         n_steps = sgd["epochs"] * stream.steps_per_epoch
@@ -93,6 +102,8 @@ def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict
         def record_task(net, drift=drift, seen=tasks[:index + 1]):
             entry = record(net, seen)
             if drift is not None:
+                entry["memory_images"] = len(drift.probes)
+                entry["memory_bytes"] = drift.probes.nbytes + (drift.reference.nbytes if method != "ogd" else 0)
                 with torch.no_grad():
                     entry["memory_distance"] = drift(net).item()
             return entry
@@ -100,8 +111,10 @@ def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict
         part = run_steps(model, n_steps, loss_fn, update, record_task, record_every,
                          None if checkpoint_dir is None else checkpoint_dir / f"task{index}", checkpoint_every,
                          desc=f"{desc} task {index}", clock=clock)
+        seconds.append(time.perf_counter() - began)
         if timings is not None:
             timings["walk_seconds_per_step"] = clock["seconds"] / n_steps
+            timings["seconds_per_task"] = seconds
         curve += [{**entry, "task": index, "step": steps + entry["step"]} for entry in part]
         steps += n_steps
     return curve, steps

@@ -37,6 +37,26 @@ rule aggregate:
         "python -m fipbench.cli --config {params.cfg:q} aggregate --scale {params.scale} > {log} 2>&1"
 
 
+rule aggregate_task_sequence:
+    input:
+        expand(f"{TS_OUT}/{{method}}/seed{{seed}}/metrics.json", method=[*TS["methods"], "first_task"], seed=CFG["seeds"]),
+    output:
+        summary=f"{TS_OUT}/summary.md",
+        finals=f"{TS_OUT}/finals.csv",
+        figures=[report(f"{TS_OUT}/{name}.png", caption=f"../report/{name}.rst", category="Task sequence")
+                 for name in ("fig2e_accuracy", "fig2e_heatmap", "fig2f_sequence")],
+        figure_data=f"{TS_OUT}/fig2e_accuracy.csv",
+    log:
+        f"logs/{SCALE}/aggregate_task_sequence.log",
+    params:
+        cfg=CFG_JSON,
+        scale=SCALE,
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} aggregate --study task_sequence --scale {params.scale} > {log} 2>&1"
+
+
 rule aggregate_sparsity:
     input:
         [f"{SP_OUT}/{network}/{method}/seed{seed}/metrics.json"
@@ -117,6 +137,7 @@ rule aggregate_geometry:
 rule check:
     input:
         rules.aggregate.output,
+        rules.aggregate_task_sequence.output,
         rules.aggregate_sparsity.output,
         rules.aggregate_robustness.output,
         rules.aggregate_geometry.output,

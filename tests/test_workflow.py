@@ -40,6 +40,14 @@ def test_dry_run_of_every_scale(scale):
     assert "c2_learn" in out and "check" in out
 
 
+def test_the_cifar100_sequence_plans_at_laptop_and_paper_scale():
+    """The 20-task CIFAR-100 stream cannot run here (no CIFAR-100 offline) but is planned."""
+    for scale in ("laptop", "paper"):
+        out = snakemake("-n", "--config", f"scale={scale}", "task_sequence={stream: split_cifar100}").stdout
+        assert f"resources/{scale}/cifar100.pt" in out
+        assert "task_sequence/split_cifar100/fip/seed0/metrics.json" in out and "ts_first_task" in out
+
+
 def test_unknown_config_key_stops_before_any_job():
     result = snakemake("-n", "--config", "scale=smoke", "sedds=[1]", check=False)
     assert result.returncode != 0
@@ -164,6 +172,33 @@ def test_smoke_dag_writes_the_solver_comparison(smoke_run):
     assert timings["walk_seconds_per_step"] > 0
     assert "cost_per_step_vs_fip_normalised" in (results / "summary.md").read_text()
     assert (results / "fig_solvers.png").stat().st_size > 0
+
+
+def test_smoke_dag_writes_the_task_sequence_study(smoke_run):
+    results = smoke_run / "results" / "smoke" / "task_sequence" / "split_cifar10"
+    first = json.loads((results / "first_task" / "seed0" / "metrics.json").read_text())
+    order = first["class_order"]
+    assert sorted(order) == list(range(10))
+    for method in ("fip", "naive", "ewc", "gem", "agem", "replay"):
+        metrics = json.loads((results / method / "seed0" / "metrics.json").read_text())
+        assert metrics["class_order"] == order and metrics["tasks"] == [order[0:2], order[2:4], order[4:6]]
+        assert [entry["task"] for entry in metrics["after_task"]] == [0, 1, 2]
+        for entry in metrics["after_task"]:  # accuracies of the tasks seen; scores of the 10 images per task seen
+            seen = entry["task"] + 1
+            assert f"task{seen}_task_incremental" in entry and f"task{seen + 1}_task_incremental" not in entry
+            assert sum(score is not None for score in entry["scores"]) == 10 * seen and len(entry["scores"]) == 30
+            assert all(0 <= score <= 1 for score in entry["scores"] if score is not None)
+        assert {"mean_task_incremental", "mean_class_incremental", "task3_class_incremental"} <= set(metrics["final"])
+        assert metrics["final"]["mean_task_incremental"] >= metrics["final"]["mean_class_incremental"]
+        timings = json.loads((results / method / "seed0" / "provenance.json").read_text())["timings"]
+        assert len(timings["seconds_per_task"]) == 2
+    fip = json.loads((results / "fip" / "seed0" / "metrics.json").read_text())
+    held = {entry["task"]: entry["memory_images"] for entry in fip["curve"]}
+    assert held == {1: 20, 2: 40}  # 20 images of each task left
+    for name in ("summary.md", "finals.csv", "fig2e_accuracy.png", "fig2e_accuracy.csv", "fig2e_heatmap.png",
+                 "fig2f_sequence.png"):
+        assert (results / name).stat().st_size > 0
+    assert "| ts-cifar10-fip-beats-naive-ti |" in (smoke_run / "results" / "smoke" / "claims.md").read_text()
 
 
 def test_check_passes_on_the_smoke_results(smoke_run):
