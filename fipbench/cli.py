@@ -38,9 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     base.add_argument("--checkpoint", type=Path, required=True)
     learn.add_argument("--method", required=True)
     learn.add_argument("--base", type=Path, required=True, help="base network checkpoint")
-    learn.add_argument("--split", choices=["val", "test"], default="test")
-    learn.add_argument("--value", type=float, help="value of the method's tuned hyperparameter")
-    learn.add_argument("--chosen", type=Path, help="chosen.json of the method's validation grid")
     learn.add_argument("--checkpoint-dir", type=Path)
 
     first = commands.add_parser("first-task", help="train the task-sequence study's network on its first task")
@@ -53,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     first.add_argument("--checkpoint", type=Path, required=True)
     sequence.add_argument("--method", required=True)
     sequence.add_argument("--first", type=Path, required=True, help="the first-task job's checkpoint")
+    for sub in (learn, sequence):
+        sub.add_argument("--split", choices=["val", "test"], default="test")
+        sub.add_argument("--value", type=float, help="value of the method's tuned hyperparameter")
+        sub.add_argument("--chosen", type=Path, help="chosen.json of the method's validation grid")
 
     dense = commands.add_parser("dense", help="train the sparsity study's dense network")
     sparsify = commands.add_parser("sparsify", help="make the dense network sparse at every target with one method")
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     select = commands.add_parser("select", help="pick a grid value on the validation split")
     select.add_argument("--out", type=Path, required=True)
+    select.add_argument("--score", default="mean_class_incremental", help="final accuracy key the grid is scored on")
     select.add_argument("metrics", type=Path, nargs="+")
 
     aggregate = commands.add_parser("aggregate", help="tables and figures of one study at one scale")
@@ -124,18 +126,20 @@ def main(argv: list[str] | None = None) -> int:
         from fipbench.studies.continual_2task import train_base
         train_base(cfg, args.seed, args.data_dir, args.checkpoint, args.out, args.threads)
     elif args.command == "learn":
-        from fipbench.studies import continual_2task as study
-        settings = study.tuned_settings(cfg, args.method, args.chosen)
-        if args.value is not None:
-            settings[study.TUNED[args.method]] = args.value
-        study.learn_new_task(cfg, args.method, args.seed, args.data_dir, args.base, args.out,
-                             args.threads, args.split, settings, args.checkpoint_dir)
+        from fipbench.continual import tuned_settings
+        from fipbench.studies.continual_2task import learn_new_task
+        settings = tuned_settings(cfg["continual_2task"], args.method, args.chosen, args.value)
+        learn_new_task(cfg, args.method, args.seed, args.data_dir, args.base, args.out, args.threads, args.split,
+                       settings, args.checkpoint_dir)
     elif args.command in ("first-task", "sequence"):
         from fipbench.studies import task_sequence
         if args.command == "first-task":
             task_sequence.train_first_task(cfg, args.seed, args.data, args.checkpoint, args.out, args.threads)
         else:
-            task_sequence.learn_sequence(cfg, args.method, args.seed, args.data, args.first, args.out, args.threads)
+            from fipbench.continual import tuned_settings
+            settings = tuned_settings(cfg["task_sequence"], args.method, args.chosen, args.value)
+            task_sequence.learn_sequence(cfg, args.method, args.seed, args.data, args.first, args.out, args.threads,
+                                         args.split, settings)
     elif args.command == "dense":
         from fipbench.studies.sparsity import train_dense
         train_dense(cfg, args.network, args.seed, args.data_dir, args.work, args.out, args.threads)
@@ -158,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         from fipbench.studies.geometry import spectrum as measure_spectrum
         measure_spectrum(cfg, args.network, args.state, args.seed, args.data, args.trained, args.out, args.threads)
     elif args.command == "select":
-        from fipbench.studies.continual_2task import select as select_value
-        select_value(args.metrics, args.out)
+        from fipbench.continual import select as select_value
+        select_value(args.metrics, args.out, args.score)
     elif args.command == "aggregate":
         from fipbench.report import AGGREGATORS
         AGGREGATORS[args.study](cfg, args.results / args.scale)

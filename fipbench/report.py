@@ -48,6 +48,18 @@ def continual_2task_tables(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]
     return pd.DataFrame(finals), pd.DataFrame(curves)
 
 
+def grid_table(study_dir: Path) -> str:
+    """Markdown section of the hyperparameters chosen on the validation split (tune/*/chosen.json)."""
+    rows, score = [], "score"
+    for path in sorted(study_dir.glob("tune/*/chosen.json")):
+        chosen = json.loads(path.read_text())
+        grid = ", ".join(f"{row['value']:g}: {row['score']:.2f}" for row in chosen["grid"])
+        rows.append(f"| {chosen['method']} | {chosen['parameter']} | {grid} | {chosen['value']:g} |")
+        score = chosen["score"].removesuffix(", validation split")
+    return (f"## Hyperparameters chosen on the validation split (grid value: {score})\n\n"
+            "| method | parameter | grid | chosen |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
+
+
 def mean_sd_table(finals: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Per method: 'mean +- sd' of each column over seeds, and n."""
     grouped = finals.groupby("method")[columns]
@@ -129,18 +141,12 @@ def aggregate(cfg: dict, results: Path) -> None:
     curves.to_csv(study_dir / "fig2c_curves.csv", index=False)
     table = mean_sd_table(finals, FINAL_KEYS[:3] + [f"bn_new_task_only_{k}" for k in FINAL_KEYS[:3]]
                           + FINAL_KEYS[3:] + ["wall_seconds"])
-    grids = []
-    for path in sorted(study_dir.glob("tune/*/chosen.json")):
-        chosen = json.loads(path.read_text())
-        grid = ", ".join(f"{row['value']:g}: {row['score']:.2f}" for row in chosen["grid"])
-        grids.append(f"| {chosen['method']} | {chosen['parameter']} | {grid} | {chosen['value']:g} |")
     (study_dir / "summary.md").write_text(
         "# Two-task continual learning (MNIST -> Fashion-MNIST)\n\n"
         "Test accuracy (%) after learning Fashion-MNIST, mean +- sd over seeds. `bn_new_task_only_*`: the same "
         "weights with batch-norm statistics re-estimated from Fashion-MNIST alone.\n\n"
         + table.to_markdown(index=False)
-        + "\n\n## Hyperparameters chosen on the validation split (grid value: mean class-incremental accuracy)\n\n"
-        "| method | parameter | grid | chosen |\n|---|---|---|---|\n" + "\n".join(grids) + "\n"
+        + "\n\n" + grid_table(study_dir) + "\n"
         "\n## The walk (methods with a memory, mean over seeds)\n\nPath length: Euclidean, summed over steps. "
         "Memory distance: Bhattacharyya output distance to the base network on the memory at the end. Turning "
         "angle: mean angle (radians) between consecutive steps. Seconds per step: loss and update only, this job's "
@@ -244,8 +250,8 @@ def aggregate_task_sequence(cfg: dict, results: Path) -> None:
         + f" (class order {first[0]['class_order'] if first else '-'}).\n\n"
         "Final test accuracy (%) over all tasks, mean +- sd over seeds; task-incremental: argmax within each "
         "task's classes, class-incremental: over all classes seen.\n\n"
-        + table.to_markdown(index=False)
-        + "\n\nAfter each task (mean over seeds; accuracies on the first `curve_test_size` test images of each "
+        + table.to_markdown(index=False) + "\n\n" + grid_table(study_dir)
+        + "\nAfter each task (mean over seeds; accuracies on the first `curve_test_size` test images of each "
         "task seen; memory_images: images FIP/OGD hold for the next walk; task_seconds: wall seconds of the task's "
         "training, from provenance):\n\n" + along.reset_index().to_markdown(index=False) + "\n")
     plot_sequence_accuracy(after, study_dir / "fig2e_accuracy.png")

@@ -40,6 +40,7 @@ rule aggregate:
 rule aggregate_task_sequence:
     input:
         expand(f"{TS_OUT}/{{method}}/seed{{seed}}/metrics.json", method=[*TS["methods"], "first_task"], seed=CFG["seeds"]),
+        [f"{TS_OUT}/tune/{method}/chosen.json" for method in TS["methods"] if tune_grid(TS, method)],
     output:
         summary=f"{TS_OUT}/summary.md",
         finals=f"{TS_OUT}/finals.csv",

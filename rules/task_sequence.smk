@@ -1,5 +1,7 @@
 # Task sequences (Fig. 2D-F(ii)): the network learns task 1 of the configured stream, then
-# every later task with each method, one job per method x seed.
+# every later task with each method, one job per method x seed; each hyperparameter grid is
+# scored on the validation split of the first seed, and the chosen value is used for every
+# seed on the test split.
 
 TS = CFG["task_sequence"]
 TS_STREAM = TS["stream"]
@@ -7,6 +9,11 @@ TS_OUT = f"{RESULTS}/task_sequence/{TS_STREAM}"
 TS_WORK = f"work/{SCALE}/task_sequence/{TS_STREAM}"
 TS_DATA = f"resources/{SCALE}/{TS[TS_STREAM]['dataset']}.pt"
 TS_JSON = job_config(CFG, "task_sequence")
+TS_LOG = f"logs/{SCALE}/task_sequence/{TS_STREAM}"
+
+
+wildcard_constraints:
+    ts_method="|".join(TS["methods"]),
 
 
 rule ts_first_task:
@@ -16,9 +23,7 @@ rule ts_first_task:
         metrics=f"{TS_OUT}/first_task/seed{{seed}}/metrics.json",
         model=f"{TS_WORK}/first_task/seed{{seed}}/model.pt",
     log:
-        f"logs/{SCALE}/task_sequence/{TS_STREAM}_first_task_seed{{seed}}.log",
-    wildcard_constraints:
-        seed=r"\d+",
+        f"{TS_LOG}/first_task_seed{{seed}}.log",
     params:
         cfg=TS_JSON,
     threads: CFG["threads"]
@@ -33,19 +38,17 @@ rule ts_first_task:
         " --threads {threads} --checkpoint {output.model} --out $(dirname {output.metrics}) > {log} 2>&1"
 
 
-rule ts_learn:
+rule ts_tune:
     input:
         data=TS_DATA,
-        first=f"{TS_WORK}/first_task/seed{{seed}}/model.pt",
+        first=f"{TS_WORK}/first_task/seed{TUNE_SEED}/model.pt",
     output:
-        f"{TS_OUT}/{{ts_method}}/seed{{seed}}/metrics.json",
+        f"{TS_OUT}/tune/{{ts_method}}/{{param}}-{{value}}/metrics.json",
     log:
-        f"logs/{SCALE}/task_sequence/{TS_STREAM}_{{ts_method}}_seed{{seed}}.log",
-    wildcard_constraints:
-        ts_method="|".join(TS["methods"]),
-        seed=r"\d+",
+        f"{TS_LOG}/tune_{{ts_method}}_{{param}}-{{value}}.log",
     params:
         cfg=TS_JSON,
+        seed=TUNE_SEED,
     threads: CFG["threads"]
     resources:
         mem_mb=4000,
@@ -55,5 +58,47 @@ rule ts_learn:
         "../envs/torch.yaml"
     shell:
         "python -m fipbench.cli --config {params.cfg:q} sequence --method {wildcards.ts_method}"
-        " --seed {wildcards.seed} --data {input.data} --first {input.first}"
+        " --seed {params.seed} --split val --value {wildcards.value} --data {input.data} --first {input.first}"
+        " --threads {threads} --out $(dirname {output}) > {log} 2>&1"
+
+
+rule ts_select:
+    input:
+        lambda wc: [f"{TS_OUT}/tune/{wc.ts_method}/{name}-{value}/metrics.json"
+                    for name, value in tune_grid(TS, wc.ts_method)],
+    output:
+        f"{TS_OUT}/tune/{{ts_method}}/chosen.json",
+    log:
+        f"{TS_LOG}/select_{{ts_method}}.log",
+    params:
+        cfg=TS_JSON,
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} select --score mean_task_incremental --out {output} {input}"
+        " > {log} 2>&1"
+
+
+rule ts_learn:
+    input:
+        data=TS_DATA,
+        first=f"{TS_WORK}/first_task/seed{{seed}}/model.pt",
+        chosen=lambda wc: [f"{TS_OUT}/tune/{wc.ts_method}/chosen.json"] if tune_grid(TS, wc.ts_method) else [],
+    output:
+        f"{TS_OUT}/{{ts_method}}/seed{{seed}}/metrics.json",
+    log:
+        f"{TS_LOG}/{{ts_method}}_seed{{seed}}.log",
+    params:
+        cfg=TS_JSON,
+        chosen=lambda wc, input: f"--chosen {input.chosen}" if input.chosen else "",
+    threads: CFG["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=180,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} sequence --method {wildcards.ts_method}"
+        " --seed {wildcards.seed} --split test {params.chosen} --data {input.data} --first {input.first}"
         " --threads {threads} --out $(dirname {output}) > {log} 2>&1"

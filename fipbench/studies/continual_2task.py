@@ -6,7 +6,6 @@ One 20-way head is shared: MNIST uses outputs 0-9, Fashion-MNIST outputs 10-19. 
 method gets the same epochs, batch size and SGD settings on the new task."""
 
 import copy
-import json
 from pathlib import Path
 
 import torch
@@ -16,12 +15,11 @@ from fipbench import models
 from fipbench.continual import WITH_MEMORY, learn_tasks, task_accuracies, walk_summary
 from fipbench.data.mirror import sha256
 from fipbench.data.vision import load_splits, to_input
-from fipbench.results import Job, resolve_device, seed_everything, write_json_atomic
+from fipbench.results import Job, resolve_device, seed_everything
 from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
 
 STUDY = "continual_2task"
 TASKS = {"mnist": 0, "fashion_mnist": 10}  # dataset -> offset of its labels in the shared head
-TUNED = {"fip": "beta", "ewc": "lambda", "gem": "strength"}  # method -> hyperparameter searched
 
 
 def load_tasks(data_dir: Path, device: torch.device) -> tuple[dict, dict]:
@@ -106,30 +104,3 @@ def learn_new_task(cfg: dict, method: str, seed: int, data_dir: Path, base_check
             "walk": walk_summary(curve),
             "curve": curve,
         })
-
-
-def select(grid_results: list[Path], out: Path) -> None:
-    """Pick the grid value with the best mean class-incremental validation accuracy.
-
-    grid_results: metrics.json files of one method's grid (split "val"). Writes out (JSON):
-    {"method", "parameter", "value", "grid": [{"value", "score"}], "score": "..."}."""
-    rows = []
-    for path in grid_results:
-        metrics = json.loads(Path(path).read_text())
-        if metrics["split"] != "val":
-            raise ValueError(f"{path}: grid results must be measured on the validation split")
-        method = metrics["method"]
-        value = metrics["settings"][TUNED[method]]
-        rows.append({"value": value, "score": metrics["final"]["mean_class_incremental"]})
-    best = max(rows, key=lambda row: row["score"])
-    write_json_atomic(Path(out), {"method": method, "parameter": TUNED[method], "value": best["value"],
-                                  "grid": rows, "score": "mean class-incremental accuracy, validation split"})
-
-
-def tuned_settings(cfg: dict, method: str, chosen: Path | None) -> dict:
-    """cfg[STUDY][method] with the hyperparameter chosen on the validation grid, if any."""
-    settings = dict(cfg[STUDY][method])
-    if chosen is not None:
-        selection = json.loads(Path(chosen).read_text())
-        settings[selection["parameter"]] = selection["value"]
-    return settings

@@ -61,14 +61,14 @@ def train_first_task(cfg: dict, seed: int, data: Path, checkpoint: Path, out_dir
 
 
 @torch.no_grad()
-def scores(model, tasks: list[dict], n_seen: int, images: int) -> list[float | None]:
-    """Classification score of each of the first `images` test images of every task: the
+def scores(model, tasks: list[dict], n_seen: int, images: int, split: str = "test") -> list[float | None]:
+    """Classification score of each of the first `images` images of every task's `split`: the
     probability of its true class under the softmax over the classes seen so far (tasks
     [:n_seen]); None for images of tasks not seen yet. Length images * len(tasks)."""
     seen = torch.tensor([c for task in tasks[:n_seen] for c in task["classes"]])
     result = []
     for index, task in enumerate(tasks):
-        x, y = task["test"]
+        x, y = task[split]
         if index >= n_seen:
             result += [None] * len(y[:images])
             continue
@@ -78,12 +78,16 @@ def scores(model, tasks: list[dict], n_seen: int, images: int) -> list[float | N
     return result
 
 
-def learn_sequence(cfg: dict, method: str, seed: int, data: Path, first: Path, out_dir: Path, threads: int) -> None:
+def learn_sequence(cfg: dict, method: str, seed: int, data: Path, first: Path, out_dir: Path, threads: int,
+                   split: str = "test", settings: dict | None = None) -> None:
     """Learn tasks 2..N in turn from the network trained on task 1 with `method`; write
     per-task accuracies after each task (with the heatmap scores), the final accuracies
-    and the curve to out_dir."""
+    and the curve to out_dir.
+
+    split: where every accuracy is measured ("val" when scoring the grid). settings: the
+    method's hyperparameters (defaults: cfg[STUDY][method])."""
     study, device = cfg[STUDY], resolve_device(cfg["device"])
-    settings = dict(study[method])
+    settings = dict(study[method] if settings is None else settings)
     torch.set_num_threads(threads)
     seed_everything(seed)
     tasks, order, n_classes, sources = load_stream(cfg, data, device)
@@ -92,8 +96,8 @@ def learn_sequence(cfg: dict, method: str, seed: int, data: Path, first: Path, o
         model.load_state_dict(torch.load(first, map_location=device))
 
         def record(net, seen):
-            return {**task_accuracies(net, seen, "test", study["curve_test_size"]),
-                    "scores": scores(net, tasks, len(seen), study["heatmap_images"])}
+            return {**task_accuracies(net, seen, split, study["curve_test_size"]),
+                    "scores": scores(net, tasks, len(seen), study["heatmap_images"], split)}
 
         start = {"task": 0, "step": 0, **record(model, tasks[:1])}
         curve, job.steps = learn_tasks(model, method, settings, tasks, study["new_task"], study["memory_per_task"],
@@ -103,10 +107,10 @@ def learn_sequence(cfg: dict, method: str, seed: int, data: Path, first: Path, o
         after_task = [start] + [[entry for entry in curve if entry["task"] == index][-1]
                                 for index in range(1, len(tasks))]
         job.finish({
-            "method": method, "settings": settings, "first_task_sha256": sha256(Path(first)),
+            "method": method, "split": split, "settings": settings, "first_task_sha256": sha256(Path(first)),
             "class_order": order, "tasks": [task["classes"] for task in tasks],
             "memory_per_task": settings.get("memory_per_task", study["memory_per_task"]) if method in WITH_MEMORY else 0,
-            "final": task_accuracies(model, tasks, "test"),
+            "final": task_accuracies(model, tasks, split),
             "after_task": after_task,
             "walk": walk_summary(curve),
             "curve": [{key: value for key, value in entry.items() if key != "scores"} for entry in curve],
