@@ -114,8 +114,7 @@ def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict
         clock = {}
         part = run_steps(model, n_steps, loss_fn, update, record_task, record_every,
                          None if checkpoint_dir is None else checkpoint_dir / f"task{index}", checkpoint_every,
-                         desc=f"{desc} task {index}", train_mode=settings.get("batch_norm", "batch") == "batch",
-                         clock=clock)
+                         desc=f"{desc} task {index}", clock=clock)
         seconds.append(time.perf_counter() - began)
         if timings is not None:
             timings["walk_seconds_per_step"] = clock["seconds"] / n_steps
