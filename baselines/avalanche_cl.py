@@ -20,7 +20,7 @@ from baselines import agem, ewc, gem, replay
 from fipbench.data.vision import to_input
 from fipbench.train import flat_parameters
 
-# method name -> function building its plugin from (settings, memory_size)
+# method name -> function building its plugin from (settings, memory_per_task, n_tasks)
 AVALANCHE_PLUGINS = {"ewc": ewc.plugin, "gem": gem.plugin, "agem": agem.plugin, "replay": replay.plugin}
 
 

@@ -4,6 +4,6 @@ mode "separate", importances = mean squared mini-batch gradients over task 1's t
 from avalanche.training.plugins import EWCPlugin
 
 
-def plugin(settings: dict, memory_size: int) -> EWCPlugin:
-    """settings: {"lambda": penalty weight}. EWC keeps no memory, so memory_size is unused."""
+def plugin(settings: dict, memory_per_task: int, n_tasks: int) -> EWCPlugin:
+    """settings: {"lambda": penalty weight}. EWC keeps no memory: the sizes are unused."""
     return EWCPlugin(ewc_lambda=settings["lambda"], mode="separate")

@@ -3,6 +3,7 @@
 from avalanche.training.plugins import GEMPlugin
 
 
-def plugin(settings: dict, memory_size: int) -> GEMPlugin:
-    """settings: {"strength": GEM's gamma}; memory_size task-1 images kept as constraints."""
-    return GEMPlugin(patterns_per_experience=memory_size, memory_strength=settings["strength"])
+def plugin(settings: dict, memory_per_task: int, n_tasks: int) -> GEMPlugin:
+    """settings: {"strength": GEM's gamma}; memory_per_task images of each earlier task kept
+    as constraints (n_tasks unused)."""
+    return GEMPlugin(patterns_per_experience=memory_per_task, memory_strength=settings["strength"])

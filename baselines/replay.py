@@ -1,9 +1,15 @@
-"""Experience replay through avalanche-lib's ReplayPlugin, with the same memory size as FIP:
+"""Experience replay through avalanche-lib's ReplayPlugin, with the same memory as FIP:
 it separates what the functionally invariant path does from what a memory alone does."""
 
 from avalanche.training.plugins import ReplayPlugin
+from avalanche.training.storage_policy import ExperienceBalancedBuffer
 
 
-def plugin(settings: dict, memory_size: int) -> ReplayPlugin:
-    """settings: {} (no knob); memory_size task-1 images mixed into every mini-batch."""
-    return ReplayPlugin(mem_size=memory_size)
+def plugin(settings: dict, memory_per_task: int, n_tasks: int) -> ReplayPlugin:
+    """settings: {} (no knob). memory_per_task images of each earlier task mixed into every
+    mini-batch: a buffer of memory_per_task x n_tasks split evenly over the n_tasks
+    experiences (fixed quotas, not avalanche's default of dividing the whole buffer over
+    the tasks seen so far, which would shrink each task's share as FIP's memory grows)."""
+    size = memory_per_task * n_tasks
+    return ReplayPlugin(mem_size=size, storage_policy=ExperienceBalancedBuffer(size, adaptive_size=False,
+                                                                               num_experiences=n_tasks))

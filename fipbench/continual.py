@@ -64,7 +64,7 @@ def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict
     update."""
     memory_per_task = settings.get("memory_per_task", memory_per_task)
     if method not in (*FIP_SOLVERS, "ogd", "naive"):
-        plugin = AVALANCHE_PLUGINS[method](settings, memory_per_task)
+        plugin = AVALANCHE_PLUGINS[method](settings, memory_per_task, len(tasks))
         return learn_stream(model, plugin, [task["train"] for task in tasks], sgd["epochs"], sgd["batch_size"],
                             sgd["lr"], sgd["momentum"], device, lambda net, index: record(net, tasks[:index + 1]),
                             record_every, timings)

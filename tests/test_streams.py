@@ -88,11 +88,27 @@ def test_avalanche_plugins_learn_a_stream_of_three_tasks(method):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
     settings = {"agem": {"sample_size": 16}, "ewc": {"lambda": 1.0}}[method]
-    records, steps = learn_stream(model, AVALANCHE_PLUGINS[method](settings, 8), tasks, 1, 32, 0.1, 0.0,
+    records, steps = learn_stream(model, AVALANCHE_PLUGINS[method](settings, 8, 3), tasks, 1, 32, 0.1, 0.0,
                                   torch.device("cpu"), lambda net, task: {"learning": task}, 1)
     assert steps == 4 and [r["step"] for r in records] == [0, 1, 2, 3, 4]
     assert [r["task"] for r in records] == [r["learning"] for r in records] == [1, 1, 1, 2, 2]
     assert records[0]["weight_distance"] == 0 and all(r["weight_distance"] > 0 for r in records[1:])
+
+
+def test_replay_keeps_the_same_images_per_task_as_fip():
+    """Replay's buffer holds memory_per_task images of every task it has left (fixed quotas),
+    like FIP's memory, instead of dividing one buffer over the tasks seen."""
+    from baselines.avalanche_cl import AVALANCHE_PLUGINS, learn_stream
+
+    g = torch.Generator().manual_seed(0)
+    tasks = [(torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8), torch.arange(64) % 2 + 2 * t)
+             for t in range(3)]
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
+    plugin = AVALANCHE_PLUGINS["replay"]({}, 8, 3)
+    learn_stream(model, plugin, tasks, 1, 32, 0.1, 0.0, torch.device("cpu"), lambda net, task: {}, 10)
+    kept = [group.buffer for group in plugin.storage_policy.buffer_groups.values()]
+    assert [len(images) for images in kept] == [8, 8, 8]
+    assert [sorted({int(images[i][1]) for i in range(8)}) for images in kept] == [[0, 1], [2, 3], [4, 5]]
 
 
 @pytest.mark.parametrize("method", ["fip", "ogd", "naive", "agem"])
