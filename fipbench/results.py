@@ -77,6 +77,7 @@ class Job:
 
     def __enter__(self):
         self.start_wall, self.start = time.time(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.git = git_state()  # the code this job runs: a commit made while it runs is not it
         return self
 
     def __exit__(self, *exc):
@@ -85,7 +86,7 @@ class Job:
     def finish(self, metrics: dict) -> None:
         """Write provenance.json, then metrics.json (the file Snakemake takes as done)."""
         provenance = {
-            **git_state(),
+            **self.git,
             "config": self.cfg,
             "config_hash": config_hash(self.cfg),
             "scale": self.cfg["scale"],
