@@ -42,14 +42,15 @@ class _Recorder(SupervisedPlugin):
     """Calls record(model, task index) (eval mode) every `every` training iterations of the
     experiences after the first, counted across them, and at the end of each; like
     run_steps, it prints a progress line with the loss and the recorded accuracies, and it
-    keeps the wall seconds of each experience's training (for provenance)."""
+    keeps the wall seconds of each experience's training less its records (for provenance)."""
 
     def __init__(self, record: Callable, every: int, name: str):
         super().__init__()
         self.record, self.every, self.name, self.records, self.iteration = record, every, name, [], 0
-        self.start, self.task, self.began, self.seconds_per_task = None, 0, 0.0, []
+        self.start, self.task, self.began, self.recording, self.seconds_per_task = None, 0, 0.0, 0.0, []
 
     def take(self, model, loss):
+        began = time.perf_counter()
         was_training = model.training
         model.eval()
         entry = {"step": self.iteration, "task": self.task,
@@ -59,17 +60,18 @@ class _Recorder(SupervisedPlugin):
         entry.update(self.record(model, self.task))
         self.records.append(entry)
         model.train(was_training)
+        self.recording += time.perf_counter() - began
 
     def before_training_exp(self, strategy, **kwargs):
         self.task = strategy.clock.train_exp_counter
         if self.task == 1:
             self.start = flat_parameters(strategy.model)
             self.take(strategy.model, None)
-        self.began = time.perf_counter()
+        self.began, self.recording = time.perf_counter(), 0.0
 
     def after_training_exp(self, strategy, **kwargs):
         if self.task >= 1:
-            self.seconds_per_task.append(time.perf_counter() - self.began)
+            self.seconds_per_task.append(time.perf_counter() - self.began - self.recording)
 
     def after_training_iteration(self, strategy, **kwargs):
         if strategy.clock.train_exp_counter < 1:
@@ -93,7 +95,7 @@ def learn_stream(model, plugin: SupervisedPlugin, tasks: list[tuple], epochs: in
     head. record(model, index of the task being learned) -> dict. Returns (records, each
     with its "task", optimiser steps over all trained tasks); the last record of each task
     is taken at its end. timings (the job's, for provenance) gets seconds_per_task: the
-    wall seconds of each task's training, plugin work included."""
+    wall seconds of each task's training, plugin work included, records not."""
     stream = benchmark_from_datasets(train=[as_taskaware_classification_dataset(_TaskDataset(*task))
                                             for task in tasks]).train_stream
     recorder = _Recorder(record, record_every, type(plugin).__name__)

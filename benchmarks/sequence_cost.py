@@ -5,7 +5,8 @@ the reduced ResNet-18 (nf = 20), learns tasks 2..5 from the network at initialis
 (task 1 is not trained: the cost does not depend on what the network knows) with
 fipbench.continual.learn_tasks, as the task-sequence study runs it, and measures in one run:
   fip, naive, gem, agem, replay   wall seconds of each task (timings of learn_tasks: from
-              drawing the memory and caching its reference outputs to the last step);
+              drawing the memory and caching its reference outputs to the last step, less
+              the curve's records);
   plain       the same number of SGD steps per task on the samples FIP touches: the new-task
               batch and a memory batch of the same size drawn from the earlier tasks'
               memory, in one forward (the "same samples" reference);

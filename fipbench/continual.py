@@ -59,7 +59,7 @@ def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict
     current task. Returns (records, with "task" and steps counted over the whole sequence,
     each task's starting at the step the previous one ended; optimiser steps). timings (the
     job's, for provenance) gets seconds_per_task (wall seconds of each task, from drawing
-    its memory to its last step, records included) and, for run_steps methods,
+    its memory to its last step, less the time spent in records) and, for run_steps methods,
     walk_seconds_per_step: the seconds per step of the last task spent in the loss and the
     update."""
     memory_per_task = settings.get("memory_per_task", memory_per_task)
@@ -103,19 +103,23 @@ def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict
         else:
             update = sgd_update(optimizer)
 
-        def record_task(net, drift=drift, seen=tasks[:index + 1]):
+        recording = {"seconds": 0.0}
+
+        def record_task(net, drift=drift, seen=tasks[:index + 1], recording=recording):
+            began_record = time.perf_counter()
             entry = record(net, seen)
             if drift is not None:
                 entry["memory_images"] = len(drift.probes)
                 entry["memory_bytes"] = drift.probes.nbytes + (drift.reference.nbytes if method != "ogd" else 0)
                 with torch.no_grad():
                     entry["memory_distance"] = drift(net).item()
+            recording["seconds"] += time.perf_counter() - began_record
             return entry
         clock = {}
         part = run_steps(model, n_steps, loss_fn, update, record_task, record_every,
                          None if checkpoint_dir is None else checkpoint_dir / f"task{index}", checkpoint_every,
                          desc=f"{desc} task {index}", clock=clock)
-        seconds.append(time.perf_counter() - began)
+        seconds.append(time.perf_counter() - began - recording["seconds"])
         if timings is not None:
             timings["walk_seconds_per_step"] = clock["seconds"] / n_steps
             timings["seconds_per_task"] = seconds

@@ -253,7 +253,7 @@ def aggregate_task_sequence(cfg: dict, results: Path) -> None:
         + table.to_markdown(index=False) + "\n\n" + grid_table(study_dir)
         + "\nAfter each task (mean over seeds; accuracies on the first `curve_test_size` test images of each "
         "task seen; memory_images: images FIP/OGD hold for the next walk; task_seconds: wall seconds of the task's "
-        "training, from provenance):\n\n" + along.reset_index().to_markdown(index=False) + "\n")
+        "training (provenance):\n\n" + along.reset_index().to_markdown(index=False) + "\n")
     plot_sequence_accuracy(after, study_dir / "fig2e_accuracy.png")
     plot_score_heatmaps(study_dir, study["methods"], study_dir / "fig2e_heatmap.png")
     plot_sequence_finals(finals, study_dir / "fig2f_sequence.png")
