@@ -7,10 +7,11 @@ i the probe set is the memory of tasks 1..i-1 (`memory_per_task` images drawn fr
 when it is left), the reference is the network at the start of task i with its outputs on
 that memory cached once, and L is task i's cross-entropy. OGD projects off the span of the
 memory's ground-truth-logit gradients, extended at the start of each task. The avalanche
-methods (EWC, GEM, A-GEM, replay) keep their own memories through their plugins."""
+methods (EWC, GEM, A-GEM, replay) keep their own memories through their plugins. Both
+continual studies choose a method's hyperparameter the same way (select, tuned_settings)."""
 
-import time
 import json
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -19,8 +20,8 @@ import torch
 from baselines import ogd
 from baselines.avalanche_cl import AVALANCHE_PLUGINS, learn_stream
 from fipbench.data.vision import to_input
-from fipbench.results import write_json_atomic
 from fipbench.fip import CrossEntropyObjective, OutputDistance, exact_update, fip_loss, normalised_update
+from fipbench.results import write_json_atomic
 from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
 
 FIP_SOLVERS = ("fip", "fip_normalised", "fip_exact", "fip_smooth")  # one engine; settings["step"] names the solver
@@ -157,8 +158,9 @@ def select(grid_results: list[Path], out: Path, score: str = "mean_class_increme
         method = metrics["method"]
         rows.append({"value": metrics["settings"][TUNED[method]], "score": metrics["final"][score]})
     best = max(rows, key=lambda row: row["score"])
+    described = score.replace("_incremental", "-incremental").replace("_", " ")
     write_json_atomic(Path(out), {"method": method, "parameter": TUNED[method], "value": best["value"],
-                                  "grid": rows, "score": f"{score.replace('_incremental', '-incremental').replace('_', ' ')} accuracy, validation split"})
+                                  "grid": rows, "score": f"{described} accuracy, validation split"})
 
 
 def tuned_settings(study_cfg: dict, method: str, chosen: Path | None = None, value: float | None = None) -> dict:
