@@ -169,6 +169,16 @@ def test_missing_seed_is_incomplete_never_passed(tmp_path):
     assert row["verdict"] == "not run"
 
 
+def test_a_claim_the_scale_cannot_run_says_why_even_beside_results(tmp_path):
+    """not_run (for example: the data is not available) is reported with its reason and is
+    never judged, even when a results folder of that name exists."""
+    write_metrics(tmp_path, "fip", 0, 99.0)
+    expect = {"laptop": {"kind": "not_run", "reason": "no CIFAR-100 offline"}}
+    row = evaluate_claim({**CLAIM, "expect": expect}, "laptop", tmp_path, [0])
+    assert row["verdict"] == "not run" and row["expectation"] == "not run: no CIFAR-100 offline"
+    assert row["reproduced"] == "-"
+
+
 def test_provenance_audit_lists_what_does_not_match(tmp_path, mirror):
     from fipbench.audit import audit
     from fipbench.config import config_hash, load
