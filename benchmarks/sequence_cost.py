@@ -1,8 +1,8 @@
 """Cost per task of learning a task sequence, against the task's index (not a test).
 
-On split CIFAR-10 (5 tasks of 2 classes, the first `--images` training images of each) with
-the reduced ResNet-18 (nf = 20), learns tasks 2..5 from the network at initialisation
-(task 1 is not trained: the cost does not depend on what the network knows) with
+On the laptop scale's split CIFAR-10 stream and reduced ResNet-18 (the task-sequence study's:
+5 tasks of 2 classes, here the first `--images` training images of each), learns tasks 2..5
+from the network at initialisation (task 1 is not trained: the cost does not depend on what the network knows) with
 fipbench.continual.learn_tasks, as the task-sequence study runs it, and measures in one run:
   fip, naive, gem, agem, replay   wall seconds of each task (timings of learn_tasks: from
               drawing the memory and caching its reference outputs to the last step, less
@@ -33,10 +33,9 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from fipbench.config import load  # noqa: E402
 from fipbench.continual import learn_tasks  # noqa: E402
-from fipbench.data.streams import split_tasks  # noqa: E402
-from fipbench.data.vision import load_splits  # noqa: E402
-from fipbench.models import build  # noqa: E402
+from fipbench.studies.task_sequence import build_model, load_stream  # noqa: E402
 from fipbench.train import BatchStream, run_steps, sgd_update  # noqa: E402
 
 SGD = {"epochs": 1, "batch_size": 64, "lr": 0.01, "momentum": 0.9}
@@ -48,11 +47,9 @@ SETTINGS = {
 }
 
 
-def plain_pass_seconds(tasks: list[dict], memory_per_task: int, device: torch.device) -> list[float]:
-    """Seconds per task of plain SGD steps on 64 new-task images + 64 memory images (the
-    first memory_per_task training images of each earlier task), one step per FIP step."""
-    torch.manual_seed(0)
-    model = build("resnet18", num_classes=10, nf=20).to(device)
+def plain_pass_seconds(tasks: list[dict], memory_per_task: int, model) -> list[float]:
+    """Seconds per task of plain SGD steps of model on 64 new-task images + 64 memory images
+    (the first memory_per_task training images of each earlier task), one step per FIP step."""
     optimizer = torch.optim.SGD(model.parameters(), lr=SGD["lr"], momentum=SGD["momentum"])
     generator = torch.Generator().manual_seed(0)
     seconds = []
@@ -83,15 +80,16 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    splits, _ = load_splits(args.data, device)
-    parts, order = split_tasks({"train": splits["train"], "test": splits["test"]}, 5, 2, 0)
-    tasks = [{**part, "name": f"task{i + 1}", "train": tuple(t[:args.images] for t in part["train"])}
-             for i, part in enumerate(parts)]
+    cfg = load({"scale": "laptop", "task_sequence": {"stream": "split_cifar10", "train_images_per_task": args.images}})
+    tasks, order, n_classes, _ = load_stream(cfg, args.data, device)
+
+    def new_model():
+        torch.manual_seed(0)
+        return build_model(cfg, n_classes, device)
 
     seconds, memory = {}, []
     for method, settings in SETTINGS.items():
-        torch.manual_seed(0)
-        model = build("resnet18", num_classes=10, nf=20).to(device)
+        model = new_model()
         timings = {}
         curve, _ = learn_tasks(model, method, settings, tasks, SGD, args.memory_per_task, "bhattacharyya",
                                lambda net, seen: {}, 10**9, torch.Generator().manual_seed(0), device,
@@ -101,7 +99,7 @@ def main() -> None:
             memory = list({e["task"]: {"task": e["task"], "images": e["memory_images"], "bytes": e["memory_bytes"]}
                            for e in curve}.values())
     began = time.perf_counter()
-    seconds["plain"] = plain_pass_seconds(tasks, args.memory_per_task, device)
+    seconds["plain"] = plain_pass_seconds(tasks, args.memory_per_task, new_model())
     print(f"plain pass in {time.perf_counter() - began:.0f} s")
 
     tasks_learned = list(range(2, len(tasks) + 1))
