@@ -8,6 +8,7 @@ include: "rules/task_sequence.smk"
 include: "rules/sparsity.smk"
 include: "rules/robustness.smk"
 include: "rules/geometry.smk"
+include: "rules/bert.smk"
 include: "rules/report.smk"
 
 

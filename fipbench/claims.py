@@ -125,9 +125,12 @@ def seeds_of(cfg: dict, study: str) -> list[int] | dict[str, list[int]]:
     """The seed folders a study's methods write: cfg["seeds"], except in the robustness
     study, where seed k is the k-th trial of an ensemble's construction and each method
     has its own number of trials (and `network` is the trained pool), in the sparsity
-    study, where a network may name its own seeds, and in the geometry study (its own seeds)."""
+    study, where a network may name its own seeds, and in the geometry and BERT studies
+    (their own seeds; BERT has one)."""
     if study == "geometry":
         return cfg["geometry"]["seeds"]
+    if study == "bert":
+        return [cfg["bert"]["seed"]]
     if study == "sparsity":
         networks = [key for key, value in cfg["sparsity"].items() if isinstance(value, dict)]
         return {f"{network}/{method}": sparsity_seeds(cfg, network)

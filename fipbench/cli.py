@@ -96,6 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     spectrum.add_argument("--out", type=Path, required=True, help="results folder of this job")
     spectrum.add_argument("--threads", type=int, default=1)
 
+    text = commands.add_parser("bert-text", help="tokenize the BERT study's text once per scale")
+    text.add_argument("--out", type=Path, required=True)
+    bert_path = commands.add_parser("bert-path", help="walk one path of the BERT study from its start node")
+    bert_path.add_argument("--path", required=True, help="base, sparse, yelp, imdb_fip, imdb_naive, co, cl_co or co_cl<p>")
+    bert_oneshot = commands.add_parser("bert-oneshot", help="Fig. 5A's pruning baselines from the base model")
+    bert_query = commands.add_parser("bert-query", help="score every node of the given paths by perplexity")
+    bert_query.add_argument("--paths", nargs="+", required=True)
+    for sub in (bert_path, bert_oneshot, bert_query):
+        sub.add_argument("--text", type=Path, required=True, help="the bert-text file")
+        sub.add_argument("--results", type=Path, required=True, help="the study's results folder (one per path)")
+        sub.add_argument("--work", type=Path, required=True, help="the study's node folder (one per path)")
+        sub.add_argument("--threads", type=int, default=1)
+
     select = commands.add_parser("select", help="pick a grid value on the validation split")
     select.add_argument("--out", type=Path, required=True)
     select.add_argument("--score", default="mean_class_incremental", help="final accuracy key the grid is scored on")
@@ -103,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     aggregate = commands.add_parser("aggregate", help="tables and figures of one study at one scale")
     aggregate.add_argument("--study", choices=["continual_2task", "task_sequence", "sparsity", "robustness",
-                                                    "geometry"],
+                                                    "geometry", "bert"],
                            default="continual_2task")
     check = commands.add_parser("check", help="compare results with config/claims.yaml")
     for sub in (aggregate, check):
@@ -161,6 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "spectrum":
         from fipbench.studies.geometry import spectrum as measure_spectrum
         measure_spectrum(cfg, args.network, args.state, args.seed, args.data, args.trained, args.out, args.threads)
+    elif args.command == "bert-text":
+        from fipbench.data.text import prepare_text
+        prepare_text(cfg["bert"]["text"], cfg["bert"]["model"], args.out)
+    elif args.command in ("bert-path", "bert-oneshot", "bert-query"):
+        from fipbench.studies import bert
+        if args.command == "bert-path":
+            bert.run_path(cfg, args.path, args.text, args.results, args.work, args.threads)
+        elif args.command == "bert-oneshot":
+            bert.run_oneshot(cfg, args.text, args.results, args.work, args.threads)
+        else:
+            bert.run_query(cfg, args.text, args.results, args.work, args.paths, args.threads)
     elif args.command == "select":
         from fipbench.continual import select as select_value
         select_value(args.metrics, args.out, args.score)

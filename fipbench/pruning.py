@@ -4,7 +4,8 @@ baselines (LTH, one-shot, random).
 
 Prunable: the weight matrices and kernels of every Linear and Conv2d layer, the output
 layer included (the paper reports the output layer's sparsity); biases and batch-norm
-parameters are never pruned. A sparsity p is the percentage of prunable weights that are
+parameters are never pruned. A model that says otherwise has a prunable_weights() method
+(the BERT study's: the encoder's weight matrices only). A sparsity p is the percentage of prunable weights that are
 zero, over all of them together (global, not per layer)."""
 
 from typing import Callable
@@ -14,7 +15,10 @@ from torch import nn
 
 
 def prunable(model) -> dict[str, torch.Tensor]:
-    """{parameter name: weight tensor} of every Linear and Conv2d layer of model, in order."""
+    """{parameter name: weight tensor} of every Linear and Conv2d layer of model, in order,
+    or model.prunable_weights() where the model defines it."""
+    if hasattr(model, "prunable_weights"):
+        return model.prunable_weights()
     return {f"{name}.weight": module.weight for name, module in model.named_modules()
             if isinstance(module, (nn.Linear, nn.Conv2d))}
 

@@ -22,11 +22,15 @@ class BatchStream:
     """Endless shuffled mini-batches over uint8 images x [N, H, W(, C)] and labels y [N].
 
     next() gives (inputs float [B, C, H, W] in [0, 1], labels + label_offset [B]);
-    a new permutation is drawn from `generator` at the start of every epoch."""
+    a new permutation is drawn from `generator` at the start of every epoch. transform
+    turns x's rows into inputs: to_input for images; None passes them as they are (token
+    ids [B, T])."""
 
-    def __init__(self, x, y, batch_size: int, generator: torch.Generator, label_offset: int = 0):
+    def __init__(self, x, y, batch_size: int, generator: torch.Generator, label_offset: int = 0,
+                 transform: Callable | None = to_input):
         self.x, self.y, self.batch_size = x, y, batch_size
         self.generator, self.label_offset = generator, label_offset
+        self.transform = transform or (lambda rows: rows)
         self.order, self.position = None, len(y)
 
     @property
@@ -42,7 +46,7 @@ class BatchStream:
             self.position = 0
         index = self.order[self.position:self.position + self.batch_size]
         self.position += self.batch_size
-        return to_input(self.x[index]), self.y[index] + self.label_offset
+        return self.transform(self.x[index]), self.y[index] + self.label_offset
 
 
 def supervised_loss(stream: BatchStream) -> Callable:

@@ -2,6 +2,8 @@
 
 import json
 
+from fipbench.studies.bert_paths import path_spec
+
 
 def job_config(cfg: dict, *sections: str) -> str:
     """JSON of the config sections a job depends on (with scale, device, threads and data),
@@ -29,3 +31,10 @@ def network_config(cfg: dict, network: str) -> str:
     selected = _job_settings(cfg)
     selected["sparsity"] = {"methods": cfg["sparsity"]["methods"], network: cfg["sparsity"][network]}
     return json.dumps(selected, sort_keys=True)
+
+
+def bert_start(results: str, work: str, seed: int, path: str) -> list[str]:
+    """The inputs a BERT path job starts from: its start path's metrics.json and the
+    tasks.json its node folder ends with; [] for the base path."""
+    start = path_spec(path)[2]
+    return [] if start is None else [f"{results}/{start}/seed{seed}/metrics.json", f"{work}/{start}/seed{seed}/tasks.json"]

@@ -11,7 +11,8 @@ min_version("9.0")
 sys.path.insert(0, workflow.basedir)
 
 from fipbench.config import load, sparsity_seeds  # noqa: E402
-from fipbench.workflow import job_config, network_config, tune_grid  # noqa: E402
+from fipbench.studies.bert_paths import all_paths  # noqa: E402
+from fipbench.workflow import bert_start, job_config, network_config, tune_grid  # noqa: E402
 
 CFG = load(config)  # raises ConfigError naming the key: the workflow stops before any job
 SCALE = CFG["scale"]

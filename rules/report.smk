@@ -135,6 +135,27 @@ rule aggregate_geometry:
         "python -m fipbench.cli --config {params.cfg:q} aggregate --study geometry --scale {params.scale} > {log} 2>&1"
 
 
+rule aggregate_bert:
+    input:
+        [f"{BT_OUT}/{name}/seed{BT['seed']}/metrics.json" for name in [*BT_PATHS, "oneshot", "query"]],
+    output:
+        summary=f"{BT_OUT}/summary.md",
+        nodes=f"{BT_OUT}/nodes.csv",
+        figures=[report(f"{BT_OUT}/{name}.png", caption=f"../report/{name}.rst", category="BERT")
+                 for name in ("fig5a_sparsity", "fig5b_continual", "fig5cd_orders", "fig5e_graph", "fig5e_scatter")],
+        figure_data=expand(f"{BT_OUT}/{{name}}.csv", name=["fig5a_sparsity", "fig5b_continual", "fig5cd_orders",
+                                                           "fig5e_nodes"]),
+    log:
+        f"logs/{SCALE}/aggregate_bert.log",
+    params:
+        cfg=CFG_JSON,
+        scale=SCALE,
+    conda:
+        "../envs/report.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} aggregate --study bert --scale {params.scale} > {log} 2>&1"
+
+
 rule check:
     input:
         rules.aggregate.output,
@@ -142,6 +163,7 @@ rule check:
         rules.aggregate_sparsity.output,
         rules.aggregate_robustness.output,
         rules.aggregate_geometry.output,
+        rules.aggregate_bert.output,
         "config/claims.yaml",
     output:
         report(f"{RESULTS}/claims.md", caption="../report/claims.rst", category="Claims"),

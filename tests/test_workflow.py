@@ -201,6 +201,56 @@ def test_smoke_dag_writes_the_task_sequence_study(smoke_run):
     assert "| ts-cifar10-fip-beats-naive-ti |" in (smoke_run / "results" / "smoke" / "claims.md").read_text()
 
 
+def test_smoke_dag_writes_the_bert_study(smoke_run):
+    results = smoke_run / "results" / "smoke" / "bert"
+    paths = ["base", "sparse", "yelp", "imdb_fip", "imdb_naive", "co", "cl_co", "co_cl20", "co_cl40"]
+    nodes = {}
+    for path in paths:
+        metrics = json.loads((results / path / "seed0" / "metrics.json").read_text())
+        nodes[path] = metrics["nodes"]
+        assert [node["node"] for node in metrics["nodes"]] == list(range(len(metrics["nodes"])))
+        assert metrics["final"]["yelp_class_incremental"] == metrics["nodes"][-1]["yelp_class_incremental"]
+        for node in metrics["nodes"]:
+            assert (smoke_run / "work" / "smoke" / "bert" / path / "seed0" / f"node{node['node']}.pt").is_file()
+    # the sparsifying paths end every walk exactly on its target, counted in the weights
+    for path, targets in (("sparse", [50, 80]), ("co", [20, 40]), ("cl_co", [20, 40])):
+        ends = [node for node in nodes[path] if node["stage_end"]]
+        assert [node["target"] for node in ends] == targets
+        assert all(abs(node["sparsity"] - node["target"]) < 0.01 for node in ends)
+    # Co-then-CL learns IMDB with the zeros of its start kept
+    for p in (20, 40):
+        assert all(abs(node["sparsity"] - p) < 0.01 for node in nodes[f"co_cl{p}"])
+    assert nodes["imdb_fip"][0]["previous"] == f"yelp/{len(nodes['yelp']) - 1}"
+    fip = json.loads((results / "imdb_fip" / "seed0" / "metrics.json").read_text())
+    assert fip["memory"]["inputs"] == 8 and fip["tasks"] == ["yelp", "imdb"]
+    sparse = json.loads((results / "sparse" / "seed0" / "metrics.json").read_text())
+    assert sparse["memory"]["outputs"] == "masked-token distributions"
+    assert set(sparse["fill_mask"]) == {"0", "50", "80"} and all(len(row["top"]) == 3 for row in sparse["fill_mask"]["80"])
+    oneshot = json.loads((results / "oneshot" / "seed0" / "metrics.json").read_text())
+    assert oneshot["levels"]["80"]["oneshot_retrained"]["steps"] == oneshot["levels"]["80"]["fip"]["steps"] == 8
+    query = json.loads((results / "query" / "seed0" / "metrics.json").read_text())
+    assert len(query["nodes"]) == sum(len(n) for n in nodes.values()) >= 6
+    assert len(query["edges"]) == len(query["nodes"]) - 1  # a tree: every node but the root has one predecessor
+    assert set(query["orders"]) == {"20", "40"} and all(row["distance"] > 0 for row in query["orders"].values())
+    timings = json.loads((results / "query" / "seed0" / "provenance.json").read_text())["timings"]
+    assert timings["wikitext_seconds_per_model"] > 0 and timings["imdb_seconds_per_model"] > 0
+    for name in ("summary.md", "nodes.csv", "fig5a_sparsity.png", "fig5b_continual.png", "fig5cd_orders.png",
+                 "fig5e_graph.png", "fig5e_scatter.png", "fig5e_nodes.csv"):
+        assert (results / name).stat().st_size > 0
+    assert "| bert-5b-fip-keeps-yelp |" in (smoke_run / "results" / "smoke" / "claims.md").read_text()
+
+
+def test_a_bert_path_rerun_writes_identical_metrics(smoke_run, tmp_path):
+    results, work = tmp_path / "results", tmp_path / "work"
+    shutil.copytree(smoke_run / "results" / "smoke" / "bert" / "base", results / "base")
+    shutil.copytree(smoke_run / "work" / "smoke" / "bert" / "base", work / "base")
+    result = cli("--config", json.dumps({"scale": "smoke"}), "bert-path", "--path", "yelp", "--text",
+                 "resources/smoke/bert_text.pt", "--results", str(results), "--work", str(work), cwd=smoke_run)
+    assert result.returncode == 0, result.stderr[-2000:]
+    committed = smoke_run / "results" / "smoke" / "bert" / "yelp" / "seed0" / "metrics.json"
+    assert (results / "yelp" / "seed0" / "metrics.json").read_text() == committed.read_text()
+
+
 def test_check_passes_on_the_smoke_results(smoke_run):
     result = cli("check", "--scale", "smoke", cwd=smoke_run)
     assert result.returncode == 0, result.stdout
@@ -270,7 +320,8 @@ def test_report_page_holds_the_figures_and_the_claims(smoke_run, tmp_path):
     snakemake("--report", str(page), "--config", "scale=smoke", cwd=smoke_run)
     html = page.read_text()
     for needle in ("fig2c_curves.png", "fig2f_final.png", "c2-fip-keeps-mnist", "Fig. 2F(i)", "fig3b_accuracy.png",
-                   "sp-lenet-fip-991", "fig4d_attacks.png", "rb-fip-beats-deepnet"):
+                   "sp-lenet-fip-991", "fig4d_attacks.png", "rb-fip-beats-deepnet", "fig5e_graph.png",
+                   "bert-5cd-distinct-weights"):
         assert needle in html
 
 
