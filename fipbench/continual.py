@@ -111,7 +111,7 @@ def learn_tasks(model, method: str, settings: dict, tasks: list[dict], sgd: dict
             entry = record(net, seen)
             if drift is not None:
                 entry["memory_images"] = len(drift.probes)
-                entry["memory_bytes"] = drift.probes.nbytes + (drift.reference.nbytes if method != "ogd" else 0)
+                entry["memory_bytes"] = drift.probes.nbytes + (drift.nbytes if method != "ogd" else 0)
                 with torch.no_grad():
                     entry["memory_distance"] = drift(net).item()
             recording["seconds"] += time.perf_counter() - began_record

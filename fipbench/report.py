@@ -723,27 +723,48 @@ def plot_bert_continual(study_dir: Path, seed: int, nodes: pd.DataFrame, path: P
 
 
 def plot_bert_orders(nodes: pd.DataFrame, orders: dict, path: Path) -> pd.DataFrame:
-    """Fig. 5C-D: left, Yelp (solid) and IMDB (dashed) accuracy of both orders' end points
-    against sparsity (CL then Co: cl_co's projected nodes; Co then CL: each co_cl<p>'s last
-    node); right, the weight distance between the two end points beside the distance each
-    moved from the Yelp model. Returns the per-sparsity table."""
+    """Fig. 5C-D: top, Yelp (solid, class-incremental) and IMDB (dashed, task-incremental)
+    accuracy along both orders to the largest sparsity (C: Co through co, then co_cl<p>;
+    D: CL through imdb_fip, then Co through cl_co), the sparsity on a second axis; bottom
+    left, both orders' end points at every sparsity; bottom right, the weight distance
+    between the two end points beside the distance each moved from the Yelp model.
+    Returns the per-sparsity table."""
     table = pd.DataFrame([{"sparsity": float(p), **row} for p, row in orders.items()])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    last = int(table["sparsity"].max())
+    co_end = nodes[(nodes["path"] == "co") & (nodes["target"] == last) & nodes["stage_end"]]["step"].iloc[0]
+    co_walk = nodes[(nodes["path"] == "co") & (nodes["step"] <= co_end)]
+    cl_walk = nodes[nodes["path"] == f"co_cl{last}"].assign(step=lambda f: f["step"] + co_end)
+    fip_walk = nodes[nodes["path"] == "imdb_fip"]
+    co_after = nodes[nodes["path"] == "cl_co"].assign(step=lambda f: f["step"] + fip_walk["step"].max())
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for ax, walks, title in ((axes[0, 0], (co_walk, cl_walk), f"C: Co to {last} %, then CL (IMDB)"),
+                             (axes[0, 1], (fip_walk, co_after), f"D: CL (IMDB), then Co to {last} %")):
+        walk = pd.concat(walks)
+        ax.plot(walk["step"], walk["yelp_class_incremental"], color="tab:purple", label="Yelp")
+        ax.plot(walk["step"], walk["imdb_task_incremental"], color="tab:purple", linestyle="--", label="IMDB")
+        ax.axvline(walks[0]["step"].max(), color="grey", linewidth=0.6)
+        ax.set_xlabel("optimiser steps from the Yelp model")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(title, fontsize=9)
+        twin = ax.twinx()
+        twin.plot(walk["step"], walk["sparsity"], color="tab:red", linewidth=0.8)
+        twin.set_ylabel("sparsity (%)", color="tab:red")
+        ax.legend(fontsize=7, loc="lower left")
     for order, colour, label in (("cl_co", "tab:green", "CL then Co"), ("co_cl", "tab:orange", "Co then CL")):
-        axes[0].plot(table["sparsity"], table[f"yelp_class_incremental_{order}"], color=colour, marker="o",
-                     markersize=3, label=f"{label}: Yelp")
-        axes[0].plot(table["sparsity"], table[f"imdb_task_incremental_{order}"], color=colour, marker="o",
-                     markersize=3, linestyle="--", label=f"{label}: IMDB")
-    axes[0].set_xlabel("sparsity (%)")
-    axes[0].set_ylabel("test accuracy (%)")
-    axes[0].legend(fontsize=7)
+        axes[1, 0].plot(table["sparsity"], table[f"yelp_class_incremental_{order}"], color=colour, marker="o",
+                        markersize=3, label=f"{label}: Yelp")
+        axes[1, 0].plot(table["sparsity"], table[f"imdb_task_incremental_{order}"], color=colour, marker="o",
+                        markersize=3, linestyle="--", label=f"{label}: IMDB")
+    axes[1, 0].set_xlabel("sparsity (%)")
+    axes[1, 0].set_ylabel("test accuracy of the end point (%)")
+    axes[1, 0].legend(fontsize=7)
     width = 2.5
-    axes[1].bar(table["sparsity"] - width, table["distance"], width, label="between the two end points")
-    axes[1].bar(table["sparsity"], table["moved_cl_co"], width, label="CL then Co from the Yelp model")
-    axes[1].bar(table["sparsity"] + width, table["moved_co_cl"], width, label="Co then CL from the Yelp model")
-    axes[1].set_xlabel("sparsity (%)")
-    axes[1].set_ylabel("Euclidean weight distance")
-    axes[1].legend(fontsize=7)
+    axes[1, 1].bar(table["sparsity"] - width, table["distance"], width, label="between the two end points")
+    axes[1, 1].bar(table["sparsity"], table["moved_cl_co"], width, label="CL then Co from the Yelp model")
+    axes[1, 1].bar(table["sparsity"] + width, table["moved_co_cl"], width, label="Co then CL from the Yelp model")
+    axes[1, 1].set_xlabel("sparsity (%)")
+    axes[1, 1].set_ylabel("Euclidean weight distance")
+    axes[1, 1].legend(fontsize=7)
     save(fig, path)
     return table
 

@@ -2,6 +2,8 @@
 random masking, the masked-LM output distance through the engine, what is prunable,
 the orders' comparison, the families' ranks and the graph layout."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -65,13 +67,18 @@ def test_masked_lm_distance_is_zero_at_the_reference_and_grows_away_from_it(tiny
     view = MaskedLMView(model)
     distance = OutputDistance(view, probes)
     assert distance.reference.shape == (4, 3, tokenizer.vocab_size)  # only the masked positions' distributions
+    top = OutputDistance(view, probes, top_k=5)  # the reference's top 5 words of each distribution and the rest
+    assert top.reference.shape == (4, 3, 6) and top.words.shape == (4, 3, 5)
+    assert top.nbytes == 4 * 3 * (6 * 4 + 5 * 8) < distance.nbytes
     with torch.no_grad():
         assert distance(view).item() == pytest.approx(0.0, abs=1e-6)
-        moved = TextModel(model.mlm, 4, tokenizer.mask_token_id)
+        assert top(view).item() == pytest.approx(0.0, abs=1e-6)
+        moved = TextModel(copy.deepcopy(model.mlm), 4, tokenizer.mask_token_id)
         moved.load_state_dict(model.state_dict())
         for weight in prunable(moved).values():
             weight.add_(0.05 * torch.randn_like(weight))
-        assert distance(MaskedLMView(moved)).item() > 1e-3
+        full, coarse = distance(MaskedLMView(moved)).item(), top(MaskedLMView(moved)).item()
+        assert full > 1e-3 and 0 < coarse <= full  # coarse-graining can only lower the distance
 
 
 def test_only_the_encoders_weight_matrices_are_prunable_and_projection_is_exact(tiny):

@@ -17,6 +17,14 @@ def squared_euclidean(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
 DISTANCES = {"bhattacharyya": bhattacharyya, "euclidean": squared_euclidean}
 
 
+def coarse_grained(log_p: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+    """Log-probabilities [..., k + 1] of the k classes `words` [..., k] (indices into the last
+    dimension of log_p [..., C]) and, last, of all other classes together."""
+    top = log_p.gather(-1, words)
+    rest = torch.log((1 - top.exp().sum(-1, keepdim=True)).clamp(min=1e-12))
+    return torch.cat([top, rest], dim=-1)
+
+
 class OutputDistance:
     """d(w, w_ref) = mean over probe inputs x of D(softmax f(x; w), softmax f(x; w_ref)).
 
@@ -24,22 +32,43 @@ class OutputDistance:
     (a masked-language model's masked positions); the mean runs over all of them. The
     reference log-probabilities are computed once, here, from the reference
     network in eval mode and without gradient; they never move with the network being
-    walked (passing the moving network as its own reference makes the gradient vanish)."""
+    walked (passing the moving network as its own reference makes the gradient vanish).
+
+    top_k (for outputs over many classes, such as a vocabulary): keep only the reference's
+    top_k classes of each distribution and merge the others into one bin, for the reference
+    and for the walked model alike (coarse_grained). Coarse-graining can only lower D (the
+    data-processing inequality), D stays 0 at the reference, and the cache holds k + 1
+    log-probabilities and k indices per distribution instead of C."""
 
     def __init__(self, reference_model, probes: torch.Tensor, kind: str = "bhattacharyya",
-                 batch_size: int = 500):
+                 batch_size: int = 500, top_k: int | None = None):
         self.probes = probes
         self.kind = kind
         self.distance = DISTANCES[kind]
         was_training = reference_model.training
         reference_model.eval()
+        references, words = [], []
         with torch.no_grad():
-            self.reference = torch.cat([F.log_softmax(reference_model(probes[i:i + batch_size]), dim=-1)
-                                        for i in range(0, len(probes), batch_size)])
+            for i in range(0, len(probes), batch_size):
+                log_q = F.log_softmax(reference_model(probes[i:i + batch_size]), dim=-1)
+                if top_k:
+                    words.append(log_q.topk(top_k, dim=-1).indices)
+                    log_q = coarse_grained(log_q, words[-1])
+                references.append(log_q)
         reference_model.train(was_training)
+        self.reference = torch.cat(references)
+        self.words = torch.cat(words) if top_k else None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the cached reference (log-probabilities, and the kept classes' indices)."""
+        return self.reference.nbytes + (self.words.nbytes if self.words is not None else 0)
 
     def __call__(self, model, index: torch.Tensor | None = None) -> torch.Tensor:
         """Mean distance of model (in whatever mode the caller set) on probes[index] (all when None)."""
         probes = self.probes if index is None else self.probes[index]
         reference = self.reference if index is None else self.reference[index]
-        return self.distance(F.log_softmax(model(probes), dim=-1), reference).mean()
+        log_p = F.log_softmax(model(probes), dim=-1)
+        if self.words is not None:
+            log_p = coarse_grained(log_p, self.words if index is None else self.words[index])
+        return self.distance(log_p, reference).mean()

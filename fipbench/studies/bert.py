@@ -28,6 +28,7 @@ import torch
 from torch.nn import functional as F
 
 from baselines import oneshot, random_sparse
+from fipbench.data.text import random_masking
 from fipbench.fip import CrossEntropyObjective, OutputDistance, SparseProjectionObjective, fip_loss
 from fipbench.models.bert import MaskedLMView, TextModel, load_pretrained
 from fipbench.pruning import masked_update, measured_sparsity, project, prunable
@@ -111,8 +112,6 @@ def evaluate(model: TextModel, text: dict, batch_size: int) -> dict:
 def mlm_loss(stream: BatchStream, rate: float, mask_id: int, generator: torch.Generator):
     """Loss function for run_steps: masked-token cross-entropy of a TextModel on the next
     batch of the stream's sequences, masked at random (fipbench.data.text.random_masking)."""
-    from fipbench.data.text import random_masking
-
     def loss_fn(model):
         ids, targets = random_masking(next(stream)[0], rate, mask_id, generator)
         loss = F.cross_entropy(model.masked_logits(ids), targets)
@@ -246,7 +245,7 @@ def run_path(cfg: dict, path: str, text_file: Path, results: Path, work: Path, t
             stage, fip = settings[task], settings["cl"]
             memory = memory_of(text, start_tasks, fip["memory_per_task"], generator)
             distance = OutputDistance(model, memory, fip["distance"])
-            extra["memory"] = {"inputs": len(memory), "bytes": memory.nbytes + distance.reference.nbytes}
+            extra["memory"] = {"inputs": len(memory), "bytes": memory.nbytes + distance.nbytes}
             objective = CrossEntropyObjective(task_stream(text, task, stage["batch_size"], generator))
             job.steps = walk(model, stage["steps"], stage["node_every"],
                              fip_loss(distance, objective, fip["beta"], fip["memory_batch"], generator),
@@ -276,7 +275,7 @@ def sparsify(model: TextModel, settings: dict, text: dict, path: str, tasks: lis
         distance = OutputDistance(reference, probes, co["distance"])
     else:
         walked, probes, outputs = MaskedLMView(model), text["probes"], "masked-token distributions"
-        distance = OutputDistance(MaskedLMView(reference), probes, co["distance"])
+        distance = OutputDistance(MaskedLMView(reference), probes, co["distance"], top_k=co["reference_top_k"])
     del reference  # the distance holds the reference's outputs, not the network
     ratio = (co["beta_end"] / co["beta_start"]) ** (1 / max(co["steps"] - 1, 1))
     step = 0
@@ -286,7 +285,10 @@ def sparsify(model: TextModel, settings: dict, text: dict, path: str, tasks: lis
         step = walk(model, co["steps"], co["node_every"], loss_fn, adam_update(model, co["lr"], None), writer,
                     path, step, False, finish=lambda net, target=target: project(net, target), walker=walked,
                     target=target)
-    return step, {"inputs": len(probes), "bytes": probes.nbytes + distance.reference.nbytes, "outputs": outputs}
+    memory = {"inputs": len(probes), "bytes": probes.nbytes + distance.nbytes, "outputs": outputs}
+    if distance.words is not None:  # the reference's probability within its top words, mean over distributions
+        memory.update(top_k=co["reference_top_k"], reference_mass_in_top_k=1 - distance.reference[..., -1].exp().mean().item())
+    return step, memory
 
 
 @torch.no_grad()
