@@ -112,13 +112,16 @@ def walk_table(finals: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def plot_solvers(curves: pd.DataFrame, path: Path) -> None:
+def plot_solvers(curves: pd.DataFrame, path: Path) -> pd.DataFrame:
     """The FIP solvers and OGD at equal path length: output distance to the base network on
     the memory, Fashion-MNIST accuracy and the new task's cross-entropy on the step's batch,
-    against the Euclidean path length."""
+    against the Euclidean path length. Returns the plotted points (means over seeds)."""
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 3.2))
     part = curves.dropna(subset=["memory_distance"]) if "memory_distance" in curves else curves.iloc[0:0]
-    for method, line in part.groupby(["method", "step"]).mean(numeric_only=True).reset_index().groupby("method"):
+    points = part.groupby(["method", "step"]).mean(numeric_only=True).reset_index()
+    points = points[[c for c in ("method", "step", "path_length", "memory_distance", "fashion_mnist_accuracy",
+                                 "task_loss") if c in points]]
+    for method, line in points.groupby("method"):
         left.plot(line["path_length"], line["memory_distance"], label=method)
         middle.plot(line["path_length"], line["fashion_mnist_accuracy"], label=method)
         right.plot(line["path_length"], line["task_loss"], label=method)
@@ -129,6 +132,7 @@ def plot_solvers(curves: pd.DataFrame, path: Path) -> None:
         ax.set_xlabel("Euclidean path length")
     left.legend()
     save(fig, path)
+    return points
 
 
 def aggregate(cfg: dict, results: Path) -> None:
@@ -152,7 +156,7 @@ def aggregate(cfg: dict, results: Path) -> None:
         "angle: mean angle (radians) between consecutive steps. Seconds per step: loss and update only, this job's "
         "threads.\n\n" + walk_table(finals).to_markdown(index=False) + "\n")
     plot_curves(curves, study_dir / "fig2c_curves.png")
-    plot_solvers(curves, study_dir / "fig_solvers.png")
+    plot_solvers(curves, study_dir / "fig_solvers.png").to_csv(study_dir / "fig_solvers.csv", index=False)
     finals.groupby("method")[FINAL_KEYS[:3]].agg(["mean", "std"]).to_csv(study_dir / "fig2f_final.csv")
     plot_finals(finals, study_dir / "fig2f_final.png")
 

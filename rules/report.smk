@@ -26,6 +26,7 @@ rule aggregate:
             caption="../report/fig_solvers.rst",
             category="Two-task continual learning",
         ),
+        solvers_data=f"{C2_OUT}/fig_solvers.csv",
     log:
         f"logs/{SCALE}/aggregate.log",
     params:
