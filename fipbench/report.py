@@ -672,14 +672,11 @@ BERT_FAMILY_COLOURS = {"base": "black", "sparse": "tab:red", "CL": "tab:purple",
                        "Co-then-CL": "tab:orange"}
 
 
-def bert_nodes(study_dir: Path, seed: int, paths: list[str]) -> pd.DataFrame:
-    """One row per saved node of every path: path, family, node, step, target, stage_end and its scores."""
-    rows = []
-    for path in paths:
-        metrics = json.loads((study_dir / path / f"seed{seed}" / "metrics.json").read_text())
-        rows += [{"path": path, "family": metrics["family"], **{k: v for k, v in node.items() if k != "previous"}}
-                 for node in metrics["nodes"]]
-    return pd.DataFrame(rows)
+def bert_nodes(found: dict) -> pd.DataFrame:
+    """One row per saved node of every path (found: {path: its metrics}): path, family, node,
+    step, target, stage_end and its scores."""
+    return pd.DataFrame([{"path": path, "family": metrics["family"], **{k: v for k, v in node.items() if k != "previous"}}
+                         for path, metrics in found.items() for node in metrics["nodes"]])
 
 
 def plot_bert_sparsity(oneshot: dict, path: Path) -> pd.DataFrame:
@@ -703,13 +700,12 @@ def plot_bert_sparsity(oneshot: dict, path: Path) -> pd.DataFrame:
     return points
 
 
-def plot_bert_continual(study_dir: Path, seed: int, nodes: pd.DataFrame, path: Path) -> pd.DataFrame:
+def plot_bert_continual(found: dict, nodes: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Fig. 5B: Yelp (class-incremental) and IMDB (task-incremental) test accuracy along the
     FIP and the naive path from the Yelp model (step 0). Returns the points."""
     rows = []
     for name in ("imdb_fip", "imdb_naive"):
-        start = json.loads((study_dir / name / f"seed{seed}" / "metrics.json").read_text())["start_scores"]
-        rows.append({"path": name, "step": 0, **start})
+        rows.append({"path": name, "step": 0, **found[name]["start_scores"]})
         rows += nodes[nodes["path"] == name].to_dict("records")
     points = pd.DataFrame(rows)[["path", "step", "yelp_class_incremental", "imdb_task_incremental",
                                  "imdb_class_incremental"]]
@@ -825,13 +821,14 @@ def plot_bert_scatter(nodes: pd.DataFrame, path: Path) -> None:
     save(fig, path)
 
 
-def family_table(nodes: pd.DataFrame) -> pd.DataFrame:
-    """Per query and family: node count, best and median perplexity, rank of the best (1 = lowest)."""
+def family_table(nodes: pd.DataFrame, ranks: dict) -> pd.DataFrame:
+    """Per query and family: node count, best and median perplexity, and the query job's rank
+    of the family's best (ranks: {query: {family: rank}}, 1 = lowest)."""
     rows = []
     for name in ("wikitext", "imdb"):
         column = f"{name}_perplexity"
         grouped = nodes.groupby("family")[column].agg(["count", "min", "median"]).reset_index()
-        grouped["rank"] = grouped["min"].rank(method="min").astype(int)
+        grouped["rank"] = grouped["family"].map(ranks[name])
         rows += [{"query": name, **row} for row in grouped.sort_values("rank").to_dict("records")]
     return pd.DataFrame(rows).rename(columns={"count": "models", "min": "best_perplexity",
                                               "median": "median_perplexity"})
@@ -841,35 +838,34 @@ def aggregate_bert(cfg: dict, results: Path) -> None:
     """Fig. 5A-E (PNG + CSV), nodes.csv, and summary.md with the tables behind them."""
     from fipbench.studies.bert_paths import all_paths
     settings = cfg["bert"]
-    study_dir, seed, paths = Path(results) / "bert", settings["seed"], all_paths(settings)
-    nodes = bert_nodes(study_dir, seed, paths)
+    study_dir, seed = Path(results) / "bert", settings["seed"]
+    found = {path: json.loads((study_dir / path / f"seed{seed}" / "metrics.json").read_text())
+             for path in all_paths(settings)}
+    nodes = bert_nodes(found)
     nodes.to_csv(study_dir / "nodes.csv", index=False)
     oneshot = json.loads((study_dir / "oneshot" / f"seed{seed}" / "metrics.json").read_text())
     query = json.loads((study_dir / "query" / f"seed{seed}" / "metrics.json").read_text())
-    sparse = json.loads((study_dir / "sparse" / f"seed{seed}" / "metrics.json").read_text())
-    base = json.loads((study_dir / "base" / f"seed{seed}" / "metrics.json").read_text())
+    sparse, base = found["sparse"], found["base"]
     levels = plot_bert_sparsity(oneshot, study_dir / "fig5a_sparsity.png")
     levels.to_csv(study_dir / "fig5a_sparsity.csv", index=False)
-    continual = plot_bert_continual(study_dir, seed, nodes, study_dir / "fig5b_continual.png")
+    continual = plot_bert_continual(found, nodes, study_dir / "fig5b_continual.png")
     continual.to_csv(study_dir / "fig5b_continual.csv", index=False)
     orders = plot_bert_orders(nodes, query["orders"], study_dir / "fig5cd_orders.png")
     orders.to_csv(study_dir / "fig5cd_orders.csv", index=False)
     graph = plot_bert_graph(query, study_dir / "fig5e_graph.png")
     graph.to_csv(study_dir / "fig5e_nodes.csv", index=False)
     plot_bert_scatter(graph, study_dir / "fig5e_scatter.png")
-    families = family_table(graph)
+    families = family_table(graph, query["family_rank"])
     fill = "\n".join(f"| {p} % | " + " | ".join(", ".join(f"{w} ({v:.2f})" for w, v in row["top"]) for row in table) + " |"
                      for p, table in sparse["fill_mask"].items())
     sentences = [row["sentence"] for row in next(iter(sparse["fill_mask"].values()))]
     wide = levels.pivot(index="sparsity", columns="method", values=["mlm_loss", "mlm_accuracy"])
     wide.columns = [f"{method} {value}" for value, method in wide.columns]
-    finals = pd.DataFrame([{"path": name, **json.loads((study_dir / name / f"seed{seed}" / "metrics.json").read_text())[
-        "final"]} for name in ("yelp", "imdb_fip", "imdb_naive")])
-    root = nodes[(nodes["path"] == "base")].iloc[[0, -1]]
+    finals = pd.DataFrame([{"path": name, **found[name]["final"]} for name in ("yelp", "imdb_fip", "imdb_naive")])
     (study_dir / "summary.md").write_text(
         f"# BERT customisation (Fig. 5), model `{settings['model']}`\n\n"
-        f"Base model: WikiText-2 test masked-token loss {root['wikitext_mlm_loss'].iloc[0]:.3f} before and "
-        f"{root['wikitext_mlm_loss'].iloc[1]:.3f} after the re-adaptation ({settings['base']['steps']} steps); "
+        f"Base model: WikiText-2 test masked-token loss {base['start_scores']['wikitext_mlm_loss']:.3f} before and "
+        f"{base['final']['wikitext_mlm_loss']:.3f} after the re-adaptation ({settings['base']['steps']} steps); "
         f"{len(graph)} models in the path-connected set, {len(query['edges'])} edges.\n\n"
         "## Fig. 5A: sparsified by FIP, beside the pruning baselines (WikiText-2 test)\n\n"
         + wide.reset_index().to_markdown(index=False, floatfmt=".3f") + "\n\n"

@@ -10,7 +10,7 @@ import torch
 
 from fipbench.data.text import fixed_masking, random_masking
 from fipbench.fip import OutputDistance, SparseProjectionObjective
-from fipbench.models.bert import PACKAGED, MaskedLMView, TextModel, load_pretrained, locate
+from fipbench.models.bert import PACKAGED, MaskedLMView, TextModel, load_masked_lm, load_tokenizer, locate
 from fipbench.pruning import measured_sparsity, project, prunable
 from fipbench.report import graph_layout
 from fipbench.studies.bert import compare_orders, family_ranks, fill_mask
@@ -21,7 +21,7 @@ MASK = 103
 @pytest.fixture(scope="module")
 def tiny():
     """(tokenizer, TextModel) of the packaged BERT-tiny with a seeded 4-way head."""
-    tokenizer, mlm = load_pretrained(PACKAGED)
+    tokenizer, mlm = load_tokenizer(PACKAGED), load_masked_lm(PACKAGED)
     torch.manual_seed(0)
     return tokenizer, TextModel(mlm, 4, tokenizer.mask_token_id).eval()
 
@@ -86,12 +86,12 @@ def test_only_the_encoders_weight_matrices_are_prunable_and_projection_is_exact(
     weights = prunable(model)
     assert len(weights) == 12 and sum(w.numel() for w in weights.values()) == 393_216  # 2 layers x (4 x 128^2 + 2 x 128 x 512)
     assert all(".encoder.layer." in name for name in weights) and prunable(MaskedLMView(model)).keys() == weights.keys()
-    copy = TextModel(model.mlm.__class__(model.mlm.config), 4, MASK)
-    copy.load_state_dict(model.state_dict())
-    assert SparseProjectionObjective(50)(copy).item() > 0
-    project(copy, 50)
-    assert measured_sparsity(copy)["sparsity"] == 50.0
-    assert SparseProjectionObjective(50)(copy).item() == 0.0
+    pruned = TextModel(copy.deepcopy(model.mlm), 4, MASK)
+    pruned.load_state_dict(model.state_dict())
+    assert SparseProjectionObjective(50)(pruned).item() > 0
+    project(pruned, 50)
+    assert measured_sparsity(pruned)["sparsity"] == 50.0
+    assert SparseProjectionObjective(50)(pruned).item() == 0.0
 
 
 def test_fill_mask_gives_three_words_with_probabilities(tiny):

@@ -204,14 +204,19 @@ def test_smoke_dag_writes_the_task_sequence_study(smoke_run):
 def test_smoke_dag_writes_the_bert_study(smoke_run):
     results = smoke_run / "results" / "smoke" / "bert"
     paths = ["base", "sparse", "yelp", "imdb_fip", "imdb_naive", "co", "cl_co", "co_cl20", "co_cl40"]
-    nodes = {}
-    for path in paths:
-        metrics = json.loads((results / path / "seed0" / "metrics.json").read_text())
-        nodes[path] = metrics["nodes"]
+    found = {path: json.loads((results / path / "seed0" / "metrics.json").read_text()) for path in paths}
+    nodes = {path: metrics["nodes"] for path, metrics in found.items()}
+    for path, metrics in found.items():
         assert [node["node"] for node in metrics["nodes"]] == list(range(len(metrics["nodes"])))
-        assert metrics["final"]["yelp_class_incremental"] == metrics["nodes"][-1]["yelp_class_incremental"]
         for node in metrics["nodes"]:
             assert (smoke_run / "work" / "smoke" / "bert" / path / "seed0" / f"node{node['node']}.pt").is_file()
+    # each path starts from the node the study names (co_cl<p>: co's node projected to p) and carries its scores
+    starts = {path: found[path]["start"] for path in paths[1:]}
+    assert starts["imdb_fip"] == f"yelp/{len(nodes['yelp']) - 1}"
+    assert starts["co_cl20"] == f"co/{next(n['node'] for n in nodes['co'] if n['stage_end'] and n['target'] == 20)}"
+    for path, start in starts.items():
+        parent, k = start.split("/")
+        assert found[path]["start_scores"].items() <= nodes[parent][int(k)].items()
     # the sparsifying paths end every walk exactly on its target, counted in the weights
     for path, targets in (("sparse", [50, 80]), ("co", [20, 40]), ("cl_co", [20, 40])):
         ends = [node for node in nodes[path] if node["stage_end"]]
@@ -220,7 +225,7 @@ def test_smoke_dag_writes_the_bert_study(smoke_run):
     # Co-then-CL learns IMDB with the zeros of its start kept
     for p in (20, 40):
         assert all(abs(node["sparsity"] - p) < 0.01 for node in nodes[f"co_cl{p}"])
-    assert nodes["imdb_fip"][0]["previous"] == f"yelp/{len(nodes['yelp']) - 1}"
+    assert nodes["imdb_fip"][0]["previous"] == starts["imdb_fip"]
     fip = json.loads((results / "imdb_fip" / "seed0" / "metrics.json").read_text())
     assert fip["memory"]["inputs"] == 8 and fip["tasks"] == ["yelp", "imdb"]
     sparse = json.loads((results / "sparse" / "seed0" / "metrics.json").read_text())

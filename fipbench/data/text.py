@@ -99,10 +99,10 @@ def labelled(records: list[dict], n: int, length: int, tokenizer, generator: tor
 
 
 def masked_sample(chunks: torch.Tensor, n: int, rate: float, mask_id: int, generator: torch.Generator) -> dict:
-    """{"ids": masked [n, T], "targets": [n, m], "rows": chosen rows of chunks} of a seeded sample."""
+    """{"ids": masked [n, T], "targets": [n, m]} of n rows of chunks drawn with the generator, in order."""
     rows = torch.randperm(len(chunks), generator=generator)[:n].sort().values
     ids, targets = fixed_masking(chunks[rows], rate, mask_id, generator)
-    return {"ids": ids, "targets": targets, "rows": rows}
+    return {"ids": ids, "targets": targets}
 
 
 def prepare_text(text: dict, model_name: str, out: Path) -> None:
@@ -115,8 +115,8 @@ def prepare_text(text: dict, model_name: str, out: Path) -> None:
     and "probes" (a held-out tail of those chunks, fixed masking: Co's probe set);
     "wikitext" and "imdb_query" (fixed-masked samples of WikiText-2 raw test and of IMDB
     test reviews: the masked-token evaluation and the perplexity queries); "sources"."""
-    from fipbench.models.bert import load_pretrained
-    tokenizer, _ = load_pretrained(model_name)
+    from fipbench.models.bert import load_tokenizer
+    tokenizer = load_tokenizer(model_name)
     generator = torch.Generator().manual_seed(text["sample_seed"])
     mask_id, length, rate = tokenizer.mask_token_id, text["mlm_length"], text["mask_rate"]
     sources, data = {}, {"mask_id": mask_id}

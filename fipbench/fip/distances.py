@@ -7,9 +7,9 @@ from torch.nn import functional as F
 class _Bhattacharyya(torch.autograd.Function):
     """-log sum_c sqrt(p_c q_c) with p = softmax(logits), forward and backward fused: the
     gradient with respect to the logits is 0.5 (p - r), r_c = sqrt(p_c q_c) / sum_c' sqrt(p_c' q_c')
-    (r sums to 1). Half the time of autograd through log_softmax and logsumexp on a
-    vocabulary-sized last dimension (288 x 30,522 logits, forward and backward, 1 thread:
-    94 against 176 ms; a BERT-tiny Co step fell from 1.46x to 1.12-1.25x a plain step)."""
+    (r sums to 1). On a vocabulary-sized last dimension this is much cheaper than autograd
+    through log_softmax and logsumexp (benchmarks/bert_step_cost.py: co_fip against
+    co_fip_autograd)."""
 
     @staticmethod
     def forward(ctx, logits, log_q):

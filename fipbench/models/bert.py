@@ -35,13 +35,23 @@ def locate(name: str) -> str:
     return str(Path(distribution.locate_file(config[0])).parent)
 
 
-def load_pretrained(name: str):
-    """(tokenizer, BertForMaskedLM) of `name` (see locate); offline for the packaged model."""
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+def _source(name: str) -> str:
+    """locate(name), with transformers kept offline for the packaged model."""
     if name == PACKAGED:
         os.environ["HF_HUB_OFFLINE"] = "1"
-    where = locate(name)
-    return AutoTokenizer.from_pretrained(where), AutoModelForMaskedLM.from_pretrained(where)
+    return locate(name)
+
+
+def load_tokenizer(name: str):
+    """The tokenizer of `name` (see locate)."""
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(_source(name))
+
+
+def load_masked_lm(name: str):
+    """The BertForMaskedLM of `name` (see locate)."""
+    from transformers import AutoModelForMaskedLM
+    return AutoModelForMaskedLM.from_pretrained(_source(name))
 
 
 class TextModel(nn.Module):

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from baselines import oneshot, random_sparse
 from fipbench.data.text import random_masking
 from fipbench.fip import CrossEntropyObjective, OutputDistance, SparseProjectionObjective, fip_loss
-from fipbench.models.bert import MaskedLMView, TextModel, load_pretrained
+from fipbench.models.bert import MaskedLMView, TextModel, load_masked_lm, load_tokenizer
 from fipbench.pruning import masked_update, measured_sparsity, project, prunable
 from fipbench.results import Job, resolve_device, seed_everything
 from fipbench.studies.bert_paths import path_spec
@@ -38,6 +38,8 @@ from fipbench.train import BatchStream, accuracy, flat_parameters, run_steps, sg
 
 STUDY = "bert"
 TASKS = {"yelp": (0, 1), "imdb": (2, 3)}  # task -> its classes in the shared head
+SCORES = ("wikitext_mlm_loss", "wikitext_mlm_accuracy", "yelp_class_incremental", "yelp_task_incremental",
+          "imdb_class_incremental", "imdb_task_incremental", "sparsity")  # evaluate()'s keys, in a node's record
 
 
 def folder(root: Path, name: str, seed: int) -> Path:
@@ -66,8 +68,7 @@ def load_text(path: Path, device: torch.device) -> dict:
 def build_model(settings: dict, mask_id: int, seed: int, state: Path | None = None) -> TextModel:
     """The pretrained model with a seeded sentiment head, or, with state, the saved node."""
     torch.manual_seed(seed)
-    _, mlm = load_pretrained(settings["model"])
-    model = TextModel(mlm, settings["classes"], mask_id)
+    model = TextModel(load_masked_lm(settings["model"]), settings["classes"], mask_id)
     if state is not None:
         model.load_state_dict(torch.load(state, map_location="cpu"))
     return model
@@ -109,9 +110,15 @@ def evaluate(model: TextModel, text: dict, batch_size: int) -> dict:
             **sentiment_scores(model, text, batch_size), "sparsity": measured_sparsity(model)["sparsity"]}
 
 
-def mlm_loss(stream: BatchStream, rate: float, mask_id: int, generator: torch.Generator):
+def mlm_loss(text: dict, settings: dict, generator: torch.Generator):
     """Loss function for run_steps: masked-token cross-entropy of a TextModel on the next
-    batch of the stream's sequences, masked at random (fipbench.data.text.random_masking)."""
+    batch (settings["base"]["batch_size"]) of the re-adaptation sequences text["mlm_train"],
+    masked at random (fipbench.data.text.random_masking)."""
+    sequences = text["mlm_train"]
+    stream = BatchStream(sequences, torch.zeros(len(sequences), dtype=torch.int64), settings["base"]["batch_size"],
+                         generator, transform=None)
+    rate, mask_id = settings["text"]["mask_rate"], text["mask_id"]
+
     def loss_fn(model):
         ids, targets = random_masking(next(stream)[0], rate, mask_id, generator)
         loss = F.cross_entropy(model.masked_logits(ids), targets)
@@ -152,7 +159,6 @@ class PathWriter:
     def __init__(self, work: Path, text: dict, batch_size: int, start_id: str | None, start_model: TextModel):
         self.work, self.text, self.batch_size = Path(work), text, batch_size
         self.nodes, self.previous_id, self.previous = [], start_id, flat_parameters(start_model)
-        self.start_scores = evaluate(start_model, text, batch_size)
         self.work.mkdir(parents=True, exist_ok=True)
 
     def save(self, model: TextModel, path: str, step: int, **labels) -> dict:
@@ -185,26 +191,21 @@ def walk(model, steps: int, node_every: int, loss_fn, update, writer: PathWriter
     return step0 + steps
 
 
-def start_node(path: str, results: Path, work: Path, seed: int) -> tuple[Path | None, str | None]:
-    """(state_dict file, node id "<path>/<k>") a path starts from: the last node of its start
-    path, or for co_cl<p> the co path's node at the end of its walk to p %; (None, None)
-    for the base path. results, work: the study's results and node folders."""
+def start_node(path: str, results: Path, work: Path, seed: int) -> tuple[Path | None, str | None, dict | None]:
+    """(state_dict file, node id "<path>/<k>", the node's record with its scores) a path
+    starts from: the last node of its start path, or for co_cl<p> the co path's node at the
+    end of its walk to p %; (None, None, None) for the base path. results, work: the
+    study's results and node folders."""
     parent = path_spec(path)[2]
     if parent is None:
-        return None, None
+        return None, None, None
     nodes = json.loads((folder(results, parent, seed) / "metrics.json").read_text())["nodes"]
     if path.startswith("co_cl"):
         target = float(path.removeprefix("co_cl"))
         nodes = [n for n in nodes if n.get("stage_end") and n["target"] == target]
         if not nodes:
             raise ValueError(f"{path}: the co path has no node at {target:g} % (bert.path_sparsities)")
-    return folder(work, parent, seed) / f"node{nodes[-1]['node']}.pt", f"{parent}/{nodes[-1]['node']}"
-
-
-def model_at(model: TextModel, work: Path, node: dict) -> TextModel:
-    """model with the weights of a saved node of its path (work: the path's node folder)."""
-    model.load_state_dict(torch.load(Path(work) / f"node{node['node']}.pt", map_location=next(model.parameters()).device))
-    return model
+    return folder(work, parent, seed) / f"node{nodes[-1]['node']}.pt", f"{parent}/{nodes[-1]['node']}", nodes[-1]
 
 
 def run_path(cfg: dict, path: str, text_file: Path, results: Path, work: Path, threads: int) -> None:
@@ -215,7 +216,7 @@ def run_path(cfg: dict, path: str, text_file: Path, results: Path, work: Path, t
     seed = settings["seed"]
     seed_everything(seed)
     operation, task, _, family = path_spec(path)
-    start, start_id = start_node(path, results, work, seed)
+    start, start_id, start_record = start_node(path, results, work, seed)
     out_dir, work = folder(results, path, seed), folder(work, path, seed)
     text = load_text(text_file, device)
     generator = torch.Generator().manual_seed(seed)
@@ -225,16 +226,10 @@ def run_path(cfg: dict, path: str, text_file: Path, results: Path, work: Path, t
         tasks = start_tasks + ([task] if task else [])
         writer = PathWriter(work, text, settings["eval_batch"], start_id, model)
         masks, extra, began = kept_zeros(model), {}, time.perf_counter()
-        if path == "sparse":  # the fill-mask table of Fig. 5A: the dense start, then every target
-            tokenizer, _ = load_pretrained(settings["model"])
-            extra["fill_mask"] = {"0": fill_mask(model, tokenizer, settings["fill_mask"])}
         if operation == "mlm":
-            writer.save(model, path, 0, stage_end=False)  # the pretrained model: the root of every path
+            start_record = writer.save(model, path, 0, stage_end=False)  # the pretrained model: the root of every path
             stage = settings["base"]
-            stream = BatchStream(text["mlm_train"], torch.zeros(len(text["mlm_train"]), dtype=torch.int64),
-                                 stage["batch_size"], generator, transform=None)
-            job.steps = walk(model, stage["steps"], stage["node_every"],
-                             mlm_loss(stream, settings["text"]["mask_rate"], text["mask_id"], generator),
+            job.steps = walk(model, stage["steps"], stage["node_every"], mlm_loss(text, settings, generator),
                              adam_update(model, stage["lr"], masks), writer, path, 0, True)
         elif operation == "finetune":
             stage = settings[task]
@@ -251,32 +246,36 @@ def run_path(cfg: dict, path: str, text_file: Path, results: Path, work: Path, t
                              fip_loss(distance, objective, fip["beta"], fip["memory_batch"], generator),
                              adam_update(model, fip["lr"], masks), writer, path, 0, False)
         elif operation == "co":
-            job.steps, extra["memory"] = sparsify(model, settings, text, path, start_tasks, writer, generator)
-        if path == "sparse":
-            extra["fill_mask"].update({f"{n['target']:g}": fill_mask(model_at(model, work, n), tokenizer,
-                                                                     settings["fill_mask"])
-                                       for n in writer.nodes if n["stage_end"]})
+            job.steps, extra["memory"], extra["fill_mask"] = sparsify(model, settings, text, path, start_tasks, writer,
+                                                                      generator)
+            if extra["fill_mask"] is None:
+                del extra["fill_mask"]
         job.timings = {"path_seconds": round(time.perf_counter() - began, 3)}
         (Path(work) / "tasks.json").write_text(json.dumps(tasks))
-        final = {k: v for k, v in writer.nodes[-1].items() if k in writer.start_scores}
+        scores = [key for key in writer.nodes[-1] if key in SCORES]
+        start_scores = {key: start_record[key] for key in scores}
+        final = {key: writer.nodes[-1][key] for key in scores}
         job.finish({"path": path, "operation": operation, "family": family, "tasks": tasks, "start": start_id,
-                    "start_scores": writer.start_scores, "final": final,
-                    "change": {k: final[k] - writer.start_scores[k] for k in final}, "nodes": writer.nodes, **extra})
+                    "start_scores": start_scores, "final": final,
+                    "change": {key: final[key] - start_scores[key] for key in scores}, "nodes": writer.nodes, **extra})
 
 
 def sparsify(model: TextModel, settings: dict, text: dict, path: str, tasks: list[str], writer: PathWriter,
-             generator: torch.Generator) -> tuple[int, dict]:
+             generator: torch.Generator) -> tuple[int, dict, dict | None]:
     """The co operation (module docstring) through targets_of(settings, path); returns
-    (optimiser steps, {"inputs", "bytes", "outputs"}: what the cached reference holds)."""
+    (optimiser steps, {"inputs", "bytes", "outputs"}: what the cached reference holds, and
+    for the base model (Fig. 5A) the fill-mask table {"0" (dense), "<p>": ...}, else None).
+    The reference is model as it comes in: its outputs are cached before the first step."""
     co = settings["co"]
-    reference = copy.deepcopy(model)
     if tasks:
         walked, probes, outputs = model, memory_of(text, tasks, settings["cl"]["memory_per_task"], generator), "sentiment"
-        distance = OutputDistance(reference, probes, co["distance"])
+        distance = OutputDistance(model, probes, co["distance"])
+        tokenizer, tables = None, None
     else:
         walked, probes, outputs = MaskedLMView(model), text["probes"], "masked-token distributions"
-        distance = OutputDistance(MaskedLMView(reference), probes, co["distance"], top_k=co["reference_top_k"])
-    del reference  # the distance holds the reference's outputs, not the network
+        distance = OutputDistance(walked, probes, co["distance"], top_k=co["reference_top_k"])
+        tokenizer = load_tokenizer(settings["model"])
+        tables = {"0": fill_mask(model, tokenizer, settings["fill_mask"])}
     ratio = (co["beta_end"] / co["beta_start"]) ** (1 / max(co["steps"] - 1, 1))
     step = 0
     for target in targets_of(settings, path):
@@ -285,10 +284,12 @@ def sparsify(model: TextModel, settings: dict, text: dict, path: str, tasks: lis
         step = walk(model, co["steps"], co["node_every"], loss_fn, adam_update(model, co["lr"], None), writer,
                     path, step, False, finish=lambda net, target=target: project(net, target), walker=walked,
                     target=target)
+        if tables is not None:
+            tables[f"{target:g}"] = fill_mask(model, tokenizer, settings["fill_mask"])
     memory = {"inputs": len(probes), "bytes": probes.nbytes + distance.nbytes, "outputs": outputs}
     if distance.words is not None:  # the reference's probability within its top words, mean over distributions
         memory.update(top_k=co["reference_top_k"], reference_mass_in_top_k=1 - distance.reference[..., -1].exp().mean().item())
-    return step, memory
+    return step, memory, tables
 
 
 @torch.no_grad()
@@ -316,7 +317,7 @@ def run_oneshot(cfg: dict, text_file: Path, results: Path, work: Path, threads: 
     seed_everything(seed)
     text = load_text(text_file, device)
     generator = torch.Generator().manual_seed(seed)
-    start, start_id = start_node("sparse", results, work, seed)
+    start, start_id, _ = start_node("sparse", results, work, seed)
     with Job(folder(results, "oneshot", seed), cfg, seed, device, threads, {"text": text["sources"]}) as job:
         base = build_model(settings, text["mask_id"], seed, start).to(device)
         fip = {f"{n['target']:g}": n for n in json.loads((folder(results, "sparse", seed) / "metrics.json").read_text())[
@@ -326,9 +327,7 @@ def run_oneshot(cfg: dict, text_file: Path, results: Path, work: Path, threads: 
             pruned, masks = oneshot.prune_once(base, target)
             budget = fip[f"{target:g}"]["step"]  # the FIP path's optimiser steps from the base model to this target
             retrained = copy.deepcopy(pruned)
-            stream = BatchStream(text["mlm_train"], torch.zeros(len(text["mlm_train"]), dtype=torch.int64),
-                                 stage["batch_size"], generator, transform=None)
-            run_steps(retrained, budget, mlm_loss(stream, settings["text"]["mask_rate"], text["mask_id"], generator),
+            run_steps(retrained, budget, mlm_loss(text, settings, generator),
                       adam_update(retrained, stage["lr"], masks), desc=f"one-shot {target} % retraining")
             job.steps += budget
             randomly, _ = random_sparse.sample(base, target, generator)
@@ -365,11 +364,11 @@ def run_query(cfg: dict, text_file: Path, results: Path, work: Path, paths: list
     seed = settings["seed"]
     with Job(folder(results, "query", seed), cfg, seed, device, threads, {"text": text["sources"]}) as job:
         model = build_model(settings, text["mask_id"], settings["seed"]).to(device)
+        found = {path: json.loads((folder(results, path, seed) / "metrics.json").read_text()) for path in paths}
         nodes, edges, seconds = [], [], {"wikitext": 0.0, "imdb": 0.0}
-        ends, weights = order_ends(results, seed, settings["path_sparsities"]), {}
+        ends, weights = order_ends(found, settings["path_sparsities"]), {}
         for path in paths:
-            found = json.loads((folder(results, path, seed) / "metrics.json").read_text())
-            for node in found["nodes"]:
+            for node in found[path]["nodes"]:
                 model.load_state_dict(torch.load(folder(work, path, seed) / f"node{node['node']}.pt",
                                                  map_location=device))
                 scores = {}
@@ -380,7 +379,7 @@ def run_query(cfg: dict, text_file: Path, results: Path, work: Path, paths: list
                 node_id = f"{path}/{node['node']}"
                 if node_id in ends:
                     weights[node_id] = (flat_parameters(model).clone(), node)
-                nodes.append({"id": node_id, "path": path, "family": found["family"], "step": node["step"],
+                nodes.append({"id": node_id, "path": path, "family": found[path]["family"], "step": node["step"],
                               "sparsity": node["sparsity"], "target": node.get("target"), **scores})
                 if node["previous"] is not None:
                     edges.append({"from": node["previous"], "to": node_id, "length": node["edge_length"]})
@@ -396,12 +395,12 @@ def run_query(cfg: dict, text_file: Path, results: Path, work: Path, paths: list
                                                                                    ("imdb", "imdb_query"))}})
 
 
-def order_ends(results: Path, seed: int, sparsities: list[int]) -> dict:
+def order_ends(found: dict, sparsities: list[int]) -> dict:
     """{node id: role} of the nodes compare_orders needs: the Yelp model, and per sparsity p
     the end of CL-then-Co (cl_co's node at the end of its walk to p) and of Co-then-CL
-    (co_cl<p>'s last node)."""
+    (co_cl<p>'s last node). found: {path: its metrics}."""
     def nodes(path):
-        return json.loads((folder(results, path, seed) / "metrics.json").read_text())["nodes"]
+        return found[path]["nodes"]
     ends = {f"yelp/{nodes('yelp')[-1]['node']}": ("yelp", None)}
     cl_co = {n["target"]: n for n in nodes("cl_co") if n["stage_end"]}
     for p in sparsities:

@@ -7,7 +7,6 @@ PATHS = {"base": ("mlm", None, None, "base"), "sparse": ("co", None, "base", "sp
          "yelp": ("finetune", "yelp", "base", "CL"), "imdb_fip": ("cl", "imdb", "yelp", "CL"),
          "imdb_naive": ("finetune", "imdb", "yelp", "CL"), "co": ("co", None, "yelp", "Co-then-CL"),
          "cl_co": ("co", None, "imdb_fip", "CL-then-Co")}
-FAMILIES = ("base", "sparse", "CL", "CL-then-Co", "Co-then-CL")
 
 
 def path_spec(path: str) -> tuple:
