@@ -8,25 +8,30 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from fipbench.precision import float32
+
 LOG_OFFSET = 1e-20
 DET_OFFSET = 1e-6
 
 
 def adp_loss(logits: torch.Tensor, labels: torch.Tensor, alpha: float, beta: float) -> tuple[torch.Tensor, dict]:
-    """logits [M members, B, C], labels [B] -> (loss, its parts as floats)."""
-    members, batch, classes = logits.shape
-    probs = F.softmax(logits, dim=-1)
-    cross_entropy = sum(F.cross_entropy(member_logits, labels) for member_logits in logits)
-    mean = probs.mean(0)
-    entropy = -(mean * torch.log(mean + LOG_OFFSET)).sum(-1).mean()
-    others = ~F.one_hot(labels, classes).bool()
-    non_maximal = probs[:, others].view(members, batch, classes - 1)
-    non_maximal = non_maximal / non_maximal.norm(dim=-1, keepdim=True).clamp_min(LOG_OFFSET)
-    matrix = non_maximal.transpose(0, 1)  # [B, M, C - 1]
-    gram = matrix @ matrix.transpose(1, 2) + DET_OFFSET * torch.eye(members, device=logits.device)
-    log_det = torch.logdet(gram).mean()
-    loss = cross_entropy - alpha * entropy - beta * log_det
-    return loss, {"cross_entropy": cross_entropy.item(), "entropy": entropy.item(), "log_det": log_det.item()}
+    """logits [M members, B, C], labels [B] -> (loss, its parts as detached tensors), in
+    float32 whatever the forward pass's precision."""
+    with float32(logits.device):
+        logits = logits.float()
+        members, batch, classes = logits.shape
+        probs = F.softmax(logits, dim=-1)
+        cross_entropy = sum(F.cross_entropy(member_logits, labels) for member_logits in logits)
+        mean = probs.mean(0)
+        entropy = -(mean * torch.log(mean + LOG_OFFSET)).sum(-1).mean()
+        others = ~F.one_hot(labels, classes).bool()
+        non_maximal = probs[:, others].view(members, batch, classes - 1)
+        non_maximal = non_maximal / non_maximal.norm(dim=-1, keepdim=True).clamp_min(LOG_OFFSET)
+        matrix = non_maximal.transpose(0, 1)  # [B, M, C - 1]
+        gram = matrix @ matrix.transpose(1, 2) + DET_OFFSET * torch.eye(members, device=logits.device)
+        log_det = torch.logdet(gram).mean()
+        loss = cross_entropy - alpha * entropy - beta * log_det
+        return loss, {"cross_entropy": cross_entropy.detach(), "entropy": entropy.detach(), "log_det": log_det.detach()}
 
 
 class Jointly(nn.Module):

@@ -4,6 +4,8 @@ every new-task gradient is projected off that span before the optimiser step."""
 
 import torch
 
+from fipbench.precision import float32
+
 
 def output_gradient_basis(model, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Orthonormal basis [P, M] (QR) of the gradients of logit[label] (model in eval mode)
@@ -37,7 +39,8 @@ def projected_update(optimizer: torch.optim.Optimizer, model, basis: torch.Tenso
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         flat = torch.cat([p.grad.reshape(-1) for p in params])
-        flat = flat - basis @ (basis.T @ flat)
+        with float32(flat.device):  # a bf16 product would leave a component in the span
+            flat = flat - basis @ (basis.T @ flat)
         for p, piece in zip(params, flat.split([p.numel() for p in params])):
             p.grad.copy_(piece.reshape(p.shape))
         optimizer.step()

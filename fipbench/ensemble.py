@@ -22,7 +22,7 @@ class Ensemble(nn.Module):
         self.members = nn.ModuleList(members)
 
     def forward(self, x):
-        log_probs = torch.stack([F.log_softmax(member(x), dim=1) for member in self.members])
+        log_probs = torch.stack([F.log_softmax(member(x).float(), dim=1) for member in self.members])
         return torch.logsumexp(log_probs, dim=0) - math.log(len(self.members))
 
 

@@ -16,6 +16,7 @@ import torch
 
 from fipbench import REPO_ROOT
 from fipbench.config import config_hash
+from fipbench.precision import autocast, resolve_precision
 
 PACKAGES = ["torch", "torchvision", "avalanche-lib", "numpy", "snakemake", "pandas"]
 
@@ -60,7 +61,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 class Job:
-    """Context of one results folder: times the job and writes its results on success.
+    """Context of one results folder: times the job, runs its body in the job's precision
+    (cfg["precision"], resolved for device: bf16 autocast or fp32) and writes its results on
+    success.
 
     with Job(folder, cfg, seed, device, threads, data_sources) as job:
         ...; job.steps += n; job.finish(metrics)
@@ -74,13 +77,17 @@ class Job:
         self.device, self.threads, self.data_sources = device, threads, data_sources
         self.steps = 0
         self.timings = {}
+        self.precision = resolve_precision(cfg["precision"], device)
+        self._autocast = autocast(self.precision, device)
 
     def __enter__(self):
         self.start_wall, self.start = time.time(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.git = git_state()  # the code this job runs: a commit made while it runs is not it
+        self._autocast.__enter__()
         return self
 
     def __exit__(self, *exc):
+        self._autocast.__exit__(*exc)
         return False
 
     def finish(self, metrics: dict) -> None:
@@ -94,6 +101,7 @@ class Job:
             "device": str(self.device),
             "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else platform.processor() or platform.machine(),
             "threads": self.threads,
+            "precision": self.precision,
             "python": platform.python_version(),
             "packages": {name: _version(name) for name in PACKAGES},
             "data": self.data_sources,

@@ -54,7 +54,7 @@ def supervised_loss(stream: BatchStream) -> Callable:
     def loss_fn(model):
         inputs, labels = next(stream)
         loss = F.cross_entropy(model(inputs), labels)
-        return loss, {"loss": loss.item()}
+        return loss, {"loss": loss.detach()}
     return loss_fn
 
 
@@ -115,27 +115,43 @@ def flat_parameters(model) -> torch.Tensor:
 
 def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: Callable | None = None,
               record_every: int = 0, checkpoint_dir: Path | None = None, checkpoint_every: int = 0,
-              desc: str = "train", train_mode: bool = True, clock: dict | None = None) -> list[dict]:
+              desc: str = "train", train_mode: bool = True, clock: dict | None = None,
+              check_seconds: float = 30.0) -> list[dict]:
     """Take n_steps optimisation steps; return the records taken along the way.
 
-    loss_fn(model) -> (loss tensor, {name: float}); update(loss) changes the weights.
-    Every record_every steps (and at steps 0 and n_steps) a record holds the step, the loss
-    parts, the Euclidean distance |w - w0| from the start, the path length (sum of the
-    steps' Euclidean lengths), the turning angle (sum over steps of the angle in radians
-    between consecutive steps) and record(model)'s entries; record is called with the model in eval mode. Checkpoints (state_dict) go to
-    checkpoint_dir/step<k>.pt every checkpoint_every steps. A non-finite loss raises
-    NonFiniteLoss. train_mode=False takes the steps with the model in eval mode (batch norm
-    uses and keeps its running statistics), as a FIP walk must when its reference outputs
-    were computed in eval mode. clock, when given, gets the seconds spent in loss_fn and
-    update added to clock["seconds"] (a wall time: for provenance, never for the metrics)."""
+    loss_fn(model) -> (loss tensor, {name: detached scalar tensor}); update(loss) changes
+    the weights. Every record_every steps (and at steps 0 and n_steps) a record holds the
+    step, the loss parts (floats), the Euclidean distance |w - w0| from the start, the path
+    length (sum of the steps' Euclidean lengths), the turning angle (sum over steps of the
+    angle in radians between consecutive steps) and record(model)'s entries; record is
+    called with the model in eval mode. Checkpoints (state_dict) go to
+    checkpoint_dir/step<k>.pt every checkpoint_every steps. train_mode=False takes the
+    steps with the model in eval mode (batch norm uses and keeps its running statistics),
+    as a FIP walk must when its reference outputs were computed in eval mode. clock, when
+    given, gets the seconds spent in loss_fn and update added to clock["seconds"] (a wall
+    time: for provenance, never for the metrics; on a GPU it times the launches).
+
+    Nothing is read back from the device between record points: loss parts, path length,
+    turning angle and the step of the first non-finite loss stay there. The latter is read
+    at records, checkpoints, the end, and at most once per check_seconds of wall time in
+    between; a non-finite loss then raises NonFiniteLoss naming its step."""
     start = previous = flat_parameters(model)
     path_length = torch.zeros((), dtype=torch.float64, device=start.device)
     turning = torch.zeros((), dtype=torch.float64, device=start.device)  # radians
+    first_nonfinite = torch.zeros((), dtype=torch.int64, device=start.device)  # 0: none yet
     last_step = None
     records = []
+    checked = time.perf_counter()
+
+    def check_finite():
+        nonlocal checked
+        checked = time.perf_counter()
+        if first_nonfinite.item():
+            raise NonFiniteLoss(f"{desc}: non-finite loss at step {first_nonfinite.item()}")
 
     def take_record(step, parts):
-        entry = {"step": step, **parts,
+        check_finite()
+        entry = {"step": step, **{name: value.item() for name, value in parts.items()},
                  "weight_distance": (flat_parameters(model) - start).norm().item(),
                  "path_length": path_length.item(), "turning_angle": turning.item()}
         if record is not None:
@@ -149,8 +165,7 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
         began = time.perf_counter()
         model.train(train_mode)
         loss, parts = loss_fn(model)
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(f"{desc}: non-finite loss {loss.item()} at step {step} ({parts})")
+        first_nonfinite.masked_fill_(~torch.isfinite(loss.detach()) & (first_nonfinite == 0), step)
         update(loss)
         if clock is not None:
             clock["seconds"] = clock.get("seconds", 0.0) + time.perf_counter() - began
@@ -163,18 +178,22 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
         last_step = step_vector
         if record_every and (step % record_every == 0 or step == n_steps):
             take_record(step, parts)
+        elif time.perf_counter() - checked > check_seconds:
+            check_finite()
         if checkpoint_dir is not None and checkpoint_every and step % checkpoint_every == 0:
+            check_finite()
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), checkpoint_dir / f"step{step}.pt")
+    check_finite()
     model.eval()
     return records
 
 
 @torch.no_grad()
 def predict(model, x, batch_size: int = 1000) -> torch.Tensor:
-    """Logits [N, classes] of model in eval mode on uint8 images x [N, H, W(, C)], in batches."""
+    """Logits [N, classes] (float32) of model in eval mode on uint8 images x [N, H, W(, C)], in batches."""
     model.eval()
-    return torch.cat([model(to_input(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
+    return torch.cat([model(to_input(x[i:i + batch_size])).float() for i in range(0, len(x), batch_size)])
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor, classes=None) -> float:

@@ -6,7 +6,7 @@ from fipbench.studies.bert_paths import path_spec
 
 
 def job_config(cfg: dict, *sections: str) -> str:
-    """JSON of the config sections a job depends on (with scale, device, threads and data),
+    """JSON of the config sections a job depends on (with scale, device, threads, precision and data),
     passed to the job as its overrides: a change elsewhere in the config does not make
     Snakemake rerun it. A study's `tune` grid is left out: it decides which grid jobs
     exist, and a job sees the chosen value through its chosen.json input."""
@@ -14,7 +14,7 @@ def job_config(cfg: dict, *sections: str) -> str:
 
 
 def _job_settings(cfg: dict, *sections: str) -> dict:
-    selected = {key: cfg[key] for key in ("scale", "device", "threads", "data")}
+    selected = {key: cfg[key] for key in ("scale", "device", "threads", "precision", "data")}
     for section in sections:
         selected[section] = {k: v for k, v in cfg[section].items() if k != "tune"}
     return selected

@@ -5,6 +5,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from baselines.ogd import output_gradient_basis, projected_update
+from fipbench.precision import autocast
 
 
 def test_projected_step_leaves_memory_logits_unchanged_to_first_order():
@@ -37,3 +38,18 @@ def test_projected_step_leaves_memory_logits_unchanged_to_first_order():
     plain = [logit_change(lr, False) for lr in (0.1, 0.05)]
     assert projected[1] < projected[0] / 3  # second order in lr
     assert projected[0] < plain[0] / 20
+
+
+def test_projection_is_float32_inside_a_bf16_job():
+    """Under bf16 autocast (a bf16 job) the projected gradient is still orthogonal to the
+    basis to float32 precision: the projection does not run as a bfloat16 product."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 64), nn.Tanh(), nn.Linear(64, 4))
+    g = torch.Generator().manual_seed(0)
+    memory, labels = torch.randn(8, 10, generator=g), torch.randint(0, 4, (8,), generator=g)
+    new_x, new_y = torch.randn(16, 10, generator=g), torch.randint(0, 4, (16,), generator=g)
+    basis = output_gradient_basis(model, memory, labels)
+    with autocast("bf16", torch.device("cpu")):
+        projected_update(torch.optim.SGD(model.parameters(), lr=0.0), model, basis)(F.cross_entropy(model(new_x), new_y))
+    gradient = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+    assert (basis.T @ gradient).abs().max() < 1e-5 * gradient.norm()

@@ -6,8 +6,11 @@ import json
 import pytest
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from fipbench.claims import evaluate_claim
+from fipbench.data.vision import to_input
+from fipbench.fip import CrossEntropyObjective, OutputDistance, fip_loss
 from fipbench.results import Job
 from fipbench.studies.continual_2task import new_task_statistics_only
 from fipbench.train import BatchStream, NonFiniteLoss, accuracy, run_steps, scheduled, sgd_update, supervised_loss
@@ -76,17 +79,54 @@ def test_learning_rate_decays_to_lr_end_only_when_asked(lr_end):
         assert seen[5] == pytest.approx((0.1 + lr_end) / 2) and final == pytest.approx(lr_end)
 
 
-def test_non_finite_loss_stops_the_loop():
+def test_non_finite_loss_stops_the_loop_naming_its_first_step():
     model = tiny_cnn()
     stream = BatchStream(*images(64, 0), 32, torch.Generator().manual_seed(0))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    calls = []
 
-    def nan_loss(net):
+    def nan_from_step_3(net):
         loss, parts = supervised_loss(stream)(net)
-        return loss * float("nan"), parts
+        calls.append(1)
+        return (loss * float("nan") if len(calls) >= 3 else loss), parts
 
-    with pytest.raises(NonFiniteLoss, match="non-finite loss nan at step 1"):
-        run_steps(model, 3, nan_loss, sgd_update(optimizer))
+    with pytest.raises(NonFiniteLoss, match="non-finite loss at step 3"):
+        run_steps(model, 6, nan_from_step_3, sgd_update(optimizer))
+
+
+class ReadBacks(TorchFunctionMode):
+    """Counts the calls that copy a tensor's value to the host (item, tolist, bool, int,
+    float, numpy, cpu) while it is active."""
+    READING = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__bool__, torch.Tensor.__int__,
+               torch.Tensor.__float__, torch.Tensor.numpy, torch.Tensor.cpu}
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.count += func in self.READING
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("walk", ["plain", "fip"])
+def test_steps_read_nothing_back_between_record_points(walk):
+    """A run of n steps with no record points reads values back a fixed number of times,
+    whatever n: loss parts, path length, turning angle and the finiteness check stay on the device."""
+    def read_backs(n_steps):
+        torch.manual_seed(0)
+        model, generator = tiny_cnn(), torch.Generator().manual_seed(0)
+        stream = BatchStream(*images(64, 0), 16, generator)
+        loss_fn = (supervised_loss(stream) if walk == "plain" else
+                   fip_loss(OutputDistance(model, to_input(images(32, 1)[0])), CrossEntropyObjective(stream), 1.0, 8,
+                            generator))
+        update = sgd_update(torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
+        with ReadBacks() as counter:
+            run_steps(model, n_steps, loss_fn, update)
+        return counter.count
+
+    few, many = read_backs(3), read_backs(30)
+    assert few == many <= 2
 
 
 def test_accuracy_class_and_task_incremental():
@@ -117,7 +157,7 @@ def test_batch_norm_statistics_reestimated_on_new_task_only():
 
 
 def test_job_writes_nothing_when_interrupted(tmp_path):
-    cfg = {"scale": "smoke"}
+    cfg = {"scale": "smoke", "precision": "fp32"}
     with pytest.raises(RuntimeError):
         with Job(tmp_path / "a", cfg, 0, torch.device("cpu"), 1, {}):
             raise RuntimeError("killed")

@@ -60,6 +60,7 @@ class OutputDistance:
     reference log-probabilities are computed once, here, from the reference
     network in eval mode and without gradient; they never move with the network being
     walked (passing the moving network as its own reference makes the gradient vanish).
+    Reference and distance are float32 whatever the forward pass's precision.
 
     top_k (for outputs over many classes, such as a vocabulary): keep only the reference's
     top_k classes of each distribution and merge the others into one bin, for the reference
@@ -77,7 +78,7 @@ class OutputDistance:
         references, words = [], []
         with torch.no_grad():
             for i in range(0, len(probes), batch_size):
-                log_q = F.log_softmax(reference_model(probes[i:i + batch_size]), dim=-1)
+                log_q = F.log_softmax(reference_model(probes[i:i + batch_size]).float(), dim=-1)
                 if top_k:
                     words.append(log_q.topk(top_k, dim=-1).indices)
                     log_q = coarse_grained(log_q, words[-1])
@@ -95,7 +96,7 @@ class OutputDistance:
         """Mean distance of model (in whatever mode the caller set) on probes[index] (all when None)."""
         probes = self.probes if index is None else self.probes[index]
         reference = self.reference if index is None else self.reference[index]
-        logits = model(probes)
+        logits = model(probes).float()  # float32 under bf16 autocast
         if self.words is not None:
             logits = coarse_grained(F.log_softmax(logits, dim=-1), self.words if index is None else self.words[index])
         return self.distance(logits, reference).mean()

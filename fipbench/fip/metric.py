@@ -19,6 +19,8 @@ import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 from torch.func import functional_call, jvp, vjp
 
+from fipbench.precision import float32
+
 
 def _softmax_jacobian_product(p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """(diag(p) - p p^T) u per row, for probabilities p and vectors u [N, C]."""
@@ -42,23 +44,25 @@ def trainable(model) -> dict[str, torch.Tensor]:
 def metric_vector_product(model, probes: torch.Tensor, vector: dict[str, torch.Tensor], kind: str = "bhattacharyya",
                           batch_size: int = 500) -> dict[str, torch.Tensor]:
     """g v as {name: tensor} for a direction v = {name: tensor} over model's trainable
-    parameters; probes: float inputs [M, ...]; g as in the module docstring, mean over M."""
-    was_training = model.training
-    model.eval()
-    params, buffers = trainable(model), dict(model.named_buffers())
-    total = {name: torch.zeros_like(p) for name, p in params.items()}
-    for start in range(0, len(probes), batch_size):
-        batch = probes[start:start + batch_size]
+    parameters; probes: float inputs [M, ...]; g as in the module docstring, mean over M.
+    Always float32 (autocast off), whatever the job's precision."""
+    with float32(probes.device):
+        was_training = model.training
+        model.eval()
+        params, buffers = trainable(model), dict(model.named_buffers())
+        total = {name: torch.zeros_like(p) for name, p in params.items()}
+        for start in range(0, len(probes), batch_size):
+            batch = probes[start:start + batch_size]
 
-        def logits(weights):
-            return functional_call(model, (weights, buffers), (batch,))
-        z, z_tangent = jvp(logits, (params,), (vector,))
-        _, pullback = vjp(logits, params)
-        (product,) = pullback(_output_metric(kind, torch.softmax(z, dim=1), z_tangent))
-        for name in total:
-            total[name] += product[name]
-    model.train(was_training)
-    return {name: value / len(probes) for name, value in total.items()}
+            def logits(weights):
+                return functional_call(model, (weights, buffers), (batch,))
+            z, z_tangent = jvp(logits, (params,), (vector,))
+            _, pullback = vjp(logits, params)
+            (product,) = pullback(_output_metric(kind, torch.softmax(z, dim=1), z_tangent))
+            for name in total:
+                total[name] += product[name]
+        model.train(was_training)
+        return {name: value / len(probes) for name, value in total.items()}
 
 
 def flat_metric(model, probes: torch.Tensor, kind: str = "bhattacharyya", batch_size: int = 500):

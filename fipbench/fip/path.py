@@ -12,7 +12,7 @@ def fip_loss(distance: OutputDistance, objective: Callable, beta: float | Callab
     """Loss function for fipbench.train.run_steps.
 
     Each call draws probe_batch probe inputs at random (from `generator`) and returns
-    (distance on them + beta * objective, {"distance", "objective", "loss"}).
+    (distance on them + beta * objective, {"distance", "objective", "loss"} as detached tensors).
     beta is a number or a schedule: a function of the call's index 0, 1, 2, ..."""
     n_probes = len(distance.probes)
     schedule = beta if callable(beta) else (lambda _: beta)
@@ -26,5 +26,5 @@ def fip_loss(distance: OutputDistance, objective: Callable, beta: float | Callab
         d = distance(model, index)
         secondary = objective(model)
         loss = d + weight * secondary
-        return loss, {"distance": d.item(), "objective": secondary.item(), "loss": loss.item()}
+        return loss, {"distance": d.detach(), "objective": secondary.detach(), "loss": loss.detach()}
     return loss_fn

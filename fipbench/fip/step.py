@@ -27,11 +27,10 @@ def normalised_update(model, epsilon: float) -> Callable:
         params = _params(model)
         grads = torch.autograd.grad(loss, params)
         norm = torch.sqrt(sum(g.double().pow(2).sum() for g in grads))
-        if norm == 0:
-            return
+        scale = epsilon / norm.clamp_min(torch.finfo(torch.float64).tiny)  # a zero gradient moves nothing
         with torch.no_grad():
             for p, g in zip(params, grads):
-                p.sub_((epsilon / norm) * g.double())
+                p.sub_(scale * g.double())
     return update
 
 

@@ -97,7 +97,7 @@ def sentiment_scores(model: TextModel, text: dict, batch_size: int) -> dict:
     scores = {}
     for task, classes in TASKS.items():
         ids, labels = text[task]["test"]
-        logits = torch.cat([model(ids[i:i + batch_size]) for i in range(0, len(ids), batch_size)])
+        logits = torch.cat([model(ids[i:i + batch_size]).float() for i in range(0, len(ids), batch_size)])
         scores[f"{task}_class_incremental"] = accuracy(logits, labels + classes[0])
         scores[f"{task}_task_incremental"] = accuracy(logits, labels + classes[0], classes)
     return scores
@@ -122,7 +122,7 @@ def mlm_loss(text: dict, settings: dict, generator: torch.Generator):
     def loss_fn(model):
         ids, targets = random_masking(next(stream)[0], rate, mask_id, generator)
         loss = F.cross_entropy(model.masked_logits(ids), targets)
-        return loss, {"loss": loss.item()}
+        return loss, {"loss": loss.detach()}
     return loss_fn
 
 
@@ -300,7 +300,7 @@ def fill_mask(model: TextModel, tokenizer, sentences: list[str], top: int = 3) -
     table = []
     for sentence in sentences:
         ids = torch.tensor([tokenizer(sentence)["input_ids"]], device=next(model.parameters()).device)
-        probabilities = model.masked_logits(ids)[0].softmax(-1)
+        probabilities = model.masked_logits(ids)[0].float().softmax(-1)
         values, indices = probabilities.topk(top)
         table.append({"sentence": sentence, "top": [[tokenizer.convert_ids_to_tokens(int(i)), round(float(v), 4)]
                                                     for v, i in zip(values, indices)]})

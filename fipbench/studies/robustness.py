@@ -159,9 +159,9 @@ def transfer_set(cfg: dict, data_dir: Path, surrogate: Path, work: Path, out_dir
 
 @torch.no_grad()
 def logits(model, inputs: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Outputs [N, C] of model (eval mode) on float inputs [N, 3, H, W], in batches."""
+    """Outputs [N, C] (float32) of model (eval mode) on float inputs [N, 3, H, W], in batches."""
     model.eval()
-    return torch.cat([model(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])
+    return torch.cat([model(inputs[i:i + batch_size]).float() for i in range(0, len(inputs), batch_size)])
 
 
 def true_label_probability(members: list, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
