@@ -15,7 +15,7 @@ import pytest
 
 from conftest import REPO
 
-IGNORED = shutil.ignore_patterns("results", "work", "resources", "logs", ".snakemake", "__pycache__",
+IGNORED = shutil.ignore_patterns("results", "work", "resources", "logs", ".snakemake", "__pycache__", ".venv",
                                  ".pytest_cache", "*.egg-info")
 
 
@@ -336,3 +336,8 @@ def test_readme_table_is_generated_from_the_committed_laptop_results():
 
     table = markdown_table(check(load({"scale": "laptop"}), REPO / "results" / "laptop"))
     assert table in (REPO / "README.md").read_text()
+
+
+def test_python_m_fipbench_runs_the_command_line():
+    done = subprocess.run([sys.executable, "-m", "fipbench", "--help"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0 and "aggregate" in done.stdout and "check" in done.stdout

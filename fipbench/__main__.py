@@ -1,0 +1,7 @@
+"""`python -m fipbench` runs the command line of fipbench.cli."""
+
+import sys
+
+from fipbench.cli import main
+
+sys.exit(main())
