@@ -33,6 +33,50 @@ def sparsity_seeds(cfg: dict, network: str) -> list[int]:
     return cfg["sparsity"][network].get("seeds", cfg["seeds"])
 
 
+_SPELLS_NOTHING = object()
+_MATCHES = {"integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            "boolean": lambda v: isinstance(v, bool), "null": lambda v: v is None}
+
+
+def _parsed(text: str):
+    """text as the null, boolean, integer or float it spells, else _SPELLS_NOTHING."""
+    lowered = text.strip().lower()
+    if lowered in ("null", "none", "~"):
+        return None
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return _SPELLS_NOTHING
+
+
+def typed(value, schema: dict, root: dict):
+    """value with every string that stands where `schema` wants a number, an integer, a
+    boolean or null (and no string) replaced by the value it spells, recursing through
+    mappings and lists. Snakemake's --config hands nested values over as strings
+    (`'seeds=[0,1]'` arrives as ["0", "1"]); a string that spells nothing is left for
+    validation to name."""
+    while "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[-1]]
+    if isinstance(value, dict):
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        return {key: typed(item, properties.get(key, extra if isinstance(extra, dict) else {}), root)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed(item, schema.get("items", {}), root) for item in value]
+    if not isinstance(value, str) or (parsed := _parsed(value)) is _SPELLS_NOTHING:
+        return value
+    if "enum" in schema:
+        return parsed if value not in schema["enum"] and parsed in schema["enum"] else value
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    return parsed if "string" not in kinds and any(_MATCHES[k](parsed) for k in kinds if k in _MATCHES) else value
+
+
 def validate(cfg: dict) -> None:
     """Raise ConfigError naming the first offending key (dotted path) of cfg."""
     schema = json.loads((CONFIG_DIR / "schema.json").read_text())
@@ -50,8 +94,10 @@ def validate(cfg: dict) -> None:
 
 def load(overrides: dict | None = None) -> dict:
     """Resolve the configuration: defaults, then the scale named in overrides (or the
-    default scale), then the overrides themselves. Validated; raises ConfigError."""
-    overrides = overrides or {}
+    default scale), then the overrides themselves (their strings typed where the schema
+    wants numbers, booleans or null: typed). Validated; raises ConfigError."""
+    schema = json.loads((CONFIG_DIR / "schema.json").read_text())
+    overrides = typed(overrides or {}, schema, schema)
     cfg = yaml.safe_load((CONFIG_DIR / "default.yaml").read_text())
     scale = overrides.get("scale", cfg["scale"])
     scale_file = CONFIG_DIR / "scales" / f"{scale}.yaml"

@@ -32,3 +32,17 @@ def test_wrong_type_is_named():
 def test_hash_follows_the_config():
     assert config_hash(load({})) == config_hash(load({}))
     assert config_hash(load({})) != config_hash(load({"seeds": [7]}))
+
+
+def test_override_strings_become_numbers_only_where_the_schema_wants_numbers():
+    """Snakemake's --config gives nested values as strings: they are typed by the schema
+    (numbers, integers, null), strings stay strings where a string is wanted, and a
+    string that spells no number is still named by validation."""
+    cfg = load({"scale": "smoke", "seeds": ["0", "1"], "data": {"n_train": "null"},
+                "continual_2task": {"fip": {"beta": "0.5"}, "new_task": {"lr": "1e-3"}},
+                "bert": {"model": "123"}})
+    assert cfg["seeds"] == [0, 1] and cfg["data"]["n_train"] is None
+    assert cfg["continual_2task"]["fip"]["beta"] == 0.5 and cfg["continual_2task"]["new_task"]["lr"] == 0.001
+    assert cfg["bert"]["model"] == "123"
+    with pytest.raises(ConfigError, match="continual_2task.fip.beta: 'half' is not of type 'number'"):
+        load({"scale": "smoke", "continual_2task": {"fip": {"beta": "half"}}})

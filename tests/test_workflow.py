@@ -55,6 +55,18 @@ def test_unknown_config_key_stops_before_any_job():
     assert "c2_base" not in result.stdout
 
 
+@pytest.mark.parametrize("override, planned", [
+    ("seeds=[0,1]", ['"seeds": [0, 1]']),
+    ("continual_2task={fip: {beta: 0.5}}", ['"beta": 0.5,']),
+    ("continual_2task={new_task: {lr: 2e-3, epochs: 3}}", ['"lr": 0.002', '"epochs": 3']),
+    ("continual_2task={tune: {ewc: {lambda: [10, 1e5]}}}", ["lambda-100000.0"]),
+])
+def test_readme_overrides_of_lists_and_nested_numbers_work(override, planned):
+    """--config hands nested values over as strings; they reach the jobs as numbers."""
+    out = snakemake("-n", "-p", "--config", "scale=smoke", override).stdout
+    assert all(text in out for text in planned), override
+
+
 def test_wrongly_typed_config_value_names_the_key():
     result = snakemake("-n", "--config", "scale=smoke", "threads=two", check=False)
     assert result.returncode != 0
