@@ -131,7 +131,9 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
     given, gets the seconds spent in loss_fn and update added to clock["seconds"] (a wall
     time: for provenance, never for the metrics; on a GPU it times the launches).
 
-    Nothing is read back from the device between record points: loss parts, path length,
+    The path statistics cost a copy of the weights per step: they are kept only when
+    records are taken (record_every > 0). Nothing is read back from the device between
+    record points: loss parts, path length,
     turning angle and the step of the first non-finite loss stay there. The latter is read
     at records, checkpoints, the end, and at most once per check_seconds of wall time in
     between; a non-finite loss then raises NonFiniteLoss naming its step."""
@@ -169,13 +171,14 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
         update(loss)
         if clock is not None:
             clock["seconds"] = clock.get("seconds", 0.0) + time.perf_counter() - began
-        current = flat_parameters(model)
-        step_vector, previous = current - previous, current
-        path_length += step_vector.norm()
-        if last_step is not None:
-            cosine = F.cosine_similarity(step_vector, last_step, dim=0)
-            turning += torch.arccos(cosine.clamp(-1.0, 1.0))
-        last_step = step_vector
+        if record_every:
+            current = flat_parameters(model)
+            step_vector, previous = current - previous, current
+            path_length += step_vector.norm()
+            if last_step is not None:
+                cosine = F.cosine_similarity(step_vector, last_step, dim=0)
+                turning += torch.arccos(cosine.clamp(-1.0, 1.0))
+            last_step = step_vector
         if record_every and (step % record_every == 0 or step == n_steps):
             take_record(step, parts)
         elif time.perf_counter() - checked > check_seconds:
