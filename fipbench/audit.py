@@ -1,26 +1,63 @@
 """Provenance audit of a results tree (part of `fipbench check`): every provenance.json
 must name a commit this repository has, a config hash that matches the config it records,
-and data checksums that match the mirror's SHA256SUMS."""
+the tree's scale and the config that scale gives its job today, sha256 digests that match
+the outputs beside it, and data checksums that match the mirror's SHA256SUMS."""
 
+import hashlib
 import json
+import reprlib
 import subprocess
 from pathlib import Path
 
 from fipbench import REPO_ROOT
 from fipbench.config import config_hash
 from fipbench.data.mirror import expected_checksums
+from fipbench.workflow import expected_job_config
 
 
 def _git(*args) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
 
 
-def audit(results: Path, mirror: Path | None) -> tuple[list[str], list[str]]:
-    """(problems, notes) over every provenance.json under results. A problem names the
-    folder and what does not match; notes say what could not be checked (no mirror, no or
-    a shallow git history) and which results were made from a tree with uncommitted
-    changes (listed, not failed: the commit still names the code they ran beside)."""
-    problems, notes, dirty = [], [], []
+_brief = reprlib.Repr()
+_brief.maxdict, _brief.maxlist, _brief.maxstring, _brief.maxother = 3, 4, 40, 40
+_short = _brief.repr
+
+
+def first_difference(recorded, expected, path: str = "") -> str | None:
+    """The first key (dotted path) where recorded and expected differ, with both values;
+    None when they are equal."""
+    if isinstance(recorded, dict) and isinstance(expected, dict):
+        for key in sorted(set(recorded) | set(expected)):
+            where = f"{path}.{key}" if path else key
+            if key not in expected:
+                return f"{where} is recorded but the config has no such key"
+            if key not in recorded:
+                return f"{where} is missing from the record (the config gives {_short(expected[key])})"
+            found = first_difference(recorded[key], expected[key], where)
+            if found:
+                return found
+        return None
+    return None if recorded == expected else f"{path}: recorded {_short(recorded)}, the config gives {_short(expected)}"
+
+
+def projected(recorded: dict, expected: dict) -> dict:
+    """recorded (a job's whole resolved config) cut to the sections the job depends on
+    (the keys of expected, and within them its keys: a study section without its grid,
+    the sparsity section with one network), so that a change elsewhere in the config
+    does not make the job's result stale (Snakemake does not rerun it either)."""
+    return {key: ({k: v for k, v in recorded[key].items() if k in expected[key]}
+                  if isinstance(recorded[key], dict) and isinstance(expected[key], dict) else recorded[key])
+            for key in expected if key in recorded}
+
+
+def audit(results: Path, cfg: dict, mirror: Path | None) -> tuple[list[str], list[str]]:
+    """(problems, notes) over every provenance.json under results, the tree of cfg's scale.
+    A problem names the folder or file and what does not match; notes say what could not
+    be checked (no mirror, no or a shallow git history, results from before outputs were
+    hashed), which results were made from a tree with uncommitted changes (listed, not
+    failed: the commit still names the code they ran beside) and, last, what was checked."""
+    problems, notes, dirty, unhashed = [], [], [], []
     in_git = _git("rev-parse", "--git-dir").returncode == 0
     check_commits = in_git and _git("rev-parse", "--is-shallow-repository").stdout.strip() != "true"
     if not check_commits:
@@ -29,7 +66,8 @@ def audit(results: Path, mirror: Path | None) -> tuple[list[str], list[str]]:
     if checksums is None:
         notes.append("data checksums not checked: no mirror (FIPBENCH_DATA_MIRROR unset)")
     known_commits = {}
-    for path in sorted(Path(results).rglob("provenance.json")):
+    paths = sorted(Path(results).rglob("provenance.json"))
+    for path in paths:
         folder = path.parent.relative_to(results)
         provenance = json.loads(path.read_text())
         commit = provenance.get("commit")
@@ -45,6 +83,23 @@ def audit(results: Path, mirror: Path | None) -> tuple[list[str], list[str]]:
         if config_hash(provenance["config"]) != provenance["config_hash"]:
             problems.append(f"{folder}: config_hash {provenance['config_hash']} does not match its config "
                             f"({config_hash(provenance['config'])})")
+        if provenance.get("scale") != cfg["scale"]:
+            problems.append(f"{folder}: made at scale {provenance.get('scale')!r}, found in the tree of scale "
+                            f"{cfg['scale']!r}")
+        else:
+            expected = expected_job_config(cfg, folder)
+            differs = first_difference(projected(provenance["config"], expected), expected)
+            if differs:
+                problems.append(f"{folder}: its config is not what the {cfg['scale']} config gives this job: {differs}")
+        if "outputs" not in provenance:
+            unhashed.append(str(folder))
+        for name, digest in provenance.get("outputs", {}).items():
+            output = path.parent / name
+            if not output.exists():
+                problems.append(f"{folder / name}: missing (its provenance records it)")
+            elif hashlib.sha256(output.read_bytes()).hexdigest() != digest:
+                problems.append(f"{folder / name}: sha256 differs from the one its provenance records "
+                                "(changed after the job wrote it)")
         for dataset, source in provenance.get("data", {}).items():
             if checksums is None or source.get("kind") != "mirror":
                 continue
@@ -52,7 +107,22 @@ def audit(results: Path, mirror: Path | None) -> tuple[list[str], list[str]]:
                 if checksums.get(name) != digest:
                     problems.append(f"{folder}: {dataset} file {name} has sha256 {digest}, "
                                     f"the mirror's SHA256SUMS says {checksums.get(name)}")
+    for path in sorted(Path(results).rglob("metrics.json")):
+        if not (path.parent / "provenance.json").exists():
+            problems.append(f"{path.relative_to(results)}: no provenance.json beside it")
     if dirty:
         notes.append(f"{len(dirty)} results were made with uncommitted changes beside their commit: "
                      + ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else ""))
+    if unhashed:
+        notes.append(f"outputs not checked for {len(unhashed)} results made before provenance recorded their "
+                     "sha256: " + ", ".join(unhashed[:5]) + (" ..." if len(unhashed) > 5 else ""))
+    checked = [f"{len(paths)} provenance records", "config hashes",
+               f"scale and config against the {cfg['scale']} config"]
+    if check_commits:
+        checked.append("commits")
+    if len(paths) > len(unhashed):
+        checked.append(f"output sha256 of {len(paths) - len(unhashed)} results")
+    if checksums is not None:
+        checked.append("data checksums against the mirror")
+    notes.append("checked: " + ", ".join(checked))
     return problems, notes

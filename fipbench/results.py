@@ -1,6 +1,7 @@
 """The results contract: one folder per job with metrics.json and provenance.json, written
 atomically, plus the provenance every result carries (commit, config, data, timing)."""
 
+import hashlib
 import json
 import os
 import platform
@@ -21,13 +22,22 @@ from fipbench.precision import autocast, resolve_precision
 PACKAGES = ["torch", "torchvision", "avalanche-lib", "numpy", "snakemake", "pandas"]
 
 
+def json_bytes(payload) -> bytes:
+    """payload as the JSON text results are written in (sorted keys, indent 1, no NaN)."""
+    return (json.dumps(payload, indent=1, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
 def write_json_atomic(path: Path, payload) -> None:
     """Write payload as JSON to path via a temporary file in the same folder and os.replace."""
+    write_bytes_atomic(path, json_bytes(payload))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write data to path via a temporary file in the same folder and os.replace."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        json.dump(payload, out, indent=1, sort_keys=True, allow_nan=False)
-        out.write("\n")
+    with os.fdopen(handle, "wb") as out:
+        out.write(data)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
@@ -67,7 +77,10 @@ class Job:
 
     with Job(folder, cfg, seed, device, threads, data_sources) as job:
         ...; job.steps += n; job.finish(metrics)
-    Nothing is written when the body raises, so an interrupted job leaves no metrics.json.
+    Entering removes the folder's metrics.json and provenance.json of an earlier run, and
+    nothing is written when the body raises, so a failed or interrupted job leaves neither.
+    provenance.json records the sha256 of the metrics.json written with it (`outputs`), so
+    that `fipbench check` finds a number edited afterwards.
     Wall times of a job's phases go to job.timings (provenance), never into the metrics,
     so that the same job twice writes identical metrics."""
 
@@ -83,6 +96,8 @@ class Job:
     def __enter__(self):
         self.start_wall, self.start = time.time(), time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.git = git_state()  # the code this job runs: a commit made while it runs is not it
+        for stale in ("metrics.json", "provenance.json"):
+            (self.folder / stale).unlink(missing_ok=True)
         self._autocast.__enter__()
         return self
 
@@ -92,6 +107,7 @@ class Job:
 
     def finish(self, metrics: dict) -> None:
         """Write provenance.json, then metrics.json (the file Snakemake takes as done)."""
+        metrics_bytes = json_bytes(metrics)
         provenance = {
             **self.git,
             "config": self.cfg,
@@ -110,9 +126,10 @@ class Job:
             "wall_seconds": round(time.time() - self.start_wall, 3),
             "optimizer_steps": self.steps,
             "timings": self.timings,
+            "outputs": {"metrics.json": hashlib.sha256(metrics_bytes).hexdigest()},
         }
         write_json_atomic(self.folder / "provenance.json", provenance)
-        write_json_atomic(self.folder / "metrics.json", metrics)
+        write_bytes_atomic(self.folder / "metrics.json", metrics_bytes)
 
 
 def _version(name: str) -> str | None:

@@ -1,6 +1,7 @@
 """Helpers of the Snakemake rules (kept out of the .smk files, which hold rules only)."""
 
 import json
+from pathlib import Path
 
 from fipbench.studies.bert_paths import path_spec
 
@@ -13,8 +14,11 @@ def job_config(cfg: dict, *sections: str) -> str:
     return json.dumps(_job_settings(cfg, *sections), sort_keys=True)
 
 
+COMMON_KEYS = ("scale", "device", "threads", "precision", "data")  # in every job's config
+
+
 def _job_settings(cfg: dict, *sections: str) -> dict:
-    selected = {key: cfg[key] for key in ("scale", "device", "threads", "precision", "data")}
+    selected = {key: cfg[key] for key in COMMON_KEYS}
     for section in sections:
         selected[section] = {k: v for k, v in cfg[section].items() if k != "tune"}
     return selected
@@ -31,6 +35,16 @@ def network_config(cfg: dict, network: str) -> str:
     selected = _job_settings(cfg)
     selected["sparsity"] = {"methods": cfg["sparsity"]["methods"], network: cfg["sparsity"][network]}
     return json.dumps(selected, sort_keys=True)
+
+
+def expected_job_config(cfg: dict, folder: Path) -> dict:
+    """What the rules pass today to the job whose results folder is `folder` (relative to
+    results/<scale>: <study>/..., sparsity/<network>/...): job_config of its study's
+    section, or network_config for a sparsity job."""
+    study, *rest = Path(folder).parts
+    if study == "sparsity":
+        return json.loads(network_config(cfg, rest[0]))
+    return json.loads(job_config(cfg, *([study] if study in cfg else [])))
 
 
 def bert_start(results: str, work: str, seed: int, path: str) -> list[str]:

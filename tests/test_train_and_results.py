@@ -224,19 +224,73 @@ def test_provenance_audit_lists_what_does_not_match(tmp_path, mirror):
     from fipbench.config import config_hash, load
     from fipbench.data.mirror import expected_checksums
     from fipbench.results import git_state
+    from fipbench.workflow import job_config
 
     cfg = load({"scale": "smoke"})
+    job = json.loads(job_config(cfg, "continual_2task"))
     name, digest = next(iter(expected_checksums(mirror).items()))
-    good = {"commit": git_state()["commit"], "dirty": False, "config": cfg, "config_hash": config_hash(cfg),
-            "data": {"mnist": {"kind": "mirror", "files": {name: digest}}}}
+    good = {"commit": git_state()["commit"], "dirty": False, "scale": "smoke", "config": job,
+            "config_hash": config_hash(job), "data": {"mnist": {"kind": "mirror", "files": {name: digest}}}}
     bad = {**good, "commit": "0" * 40, "config_hash": "0" * 16,
            "data": {"mnist": {"kind": "mirror", "files": {name: "f" * 64}}}}
     for folder, provenance in (("good/seed0", good), ("bad/seed0", bad), ("dirty/seed0", {**good, "dirty": True})):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "provenance.json").write_text(json.dumps(provenance))
-    problems, notes = audit(tmp_path, mirror)
+    problems, notes = audit(tmp_path, cfg, mirror)
     assert all(line.startswith("bad/seed0: ") for line in problems) and len(problems) == 3
     assert any("commit 0000" in p for p in problems) and any("config_hash" in p for p in problems)
     assert any(name in p and "ffff" in p for p in problems)
     assert any("dirty/seed0" in note for note in notes)
-    assert any(note.startswith("data checksums not checked") for note in audit(tmp_path, None)[1])
+    assert "data checksums against the mirror" in notes[-1] and "commits" in notes[-1]
+    unchecked = audit(tmp_path, cfg, None)[1]
+    assert any(note.startswith("data checksums not checked") for note in unchecked)
+    assert "data checksums" not in unchecked[-1]  # it says only what it checked
+
+
+def job_result(folder, scale, value=91.12):
+    """A result written by a real Job with the config the rules give a two-task job at scale."""
+    from fipbench.config import load
+    from fipbench.workflow import job_config
+
+    cfg = json.loads(job_config(load({"scale": scale}), "continual_2task"))
+    with Job(folder, cfg, 0, torch.device("cpu"), 1, {}) as job:
+        job.finish({"final": {"mean_class_incremental": value}})
+
+
+def test_check_fails_on_an_edited_number_naming_the_file(tmp_path):
+    from fipbench.audit import audit
+    from fipbench.config import load
+
+    job_result(tmp_path / "continual_2task" / "fip" / "seed0", "laptop")
+    assert audit(tmp_path, load({"scale": "laptop"}), None)[0] == []
+    metrics = tmp_path / "continual_2task" / "fip" / "seed0" / "metrics.json"
+    metrics.write_text(metrics.read_text().replace("91.12", "99.5"))
+    problems = audit(tmp_path, load({"scale": "laptop"}), None)[0]
+    assert problems == ["continual_2task/fip/seed0/metrics.json: sha256 differs from the one its provenance "
+                        "records (changed after the job wrote it)"]
+
+
+def test_check_fails_on_a_result_moved_from_another_scale(tmp_path):
+    from fipbench.audit import audit
+    from fipbench.config import config_hash, load
+
+    job_result(tmp_path / "continual_2task" / "fip" / "seed0", "smoke")
+    problems = audit(tmp_path, load({"scale": "laptop"}), None)[0]
+    assert problems == ["continual_2task/fip/seed0: made at scale 'smoke', found in the tree of scale 'laptop'"]
+    provenance = tmp_path / "continual_2task" / "fip" / "seed0" / "provenance.json"
+    record = json.loads(provenance.read_text())
+    record["scale"] = record["config"]["scale"] = "laptop"  # relabelled by hand: the settings still differ
+    record["config_hash"] = config_hash(record["config"])
+    provenance.write_text(json.dumps(record))
+    problems = audit(tmp_path, load({"scale": "laptop"}), None)[0]
+    assert len(problems) == 1 and "its config is not what the laptop config gives this job" in problems[0]
+
+
+def test_a_failed_rerun_leaves_neither_metrics_nor_a_stale_provenance(tmp_path):
+    folder = tmp_path / "continual_2task" / "fip" / "seed0"
+    job_result(folder, "smoke")
+    assert (folder / "provenance.json").exists()
+    with pytest.raises(NonFiniteLoss):
+        with Job(folder, {"scale": "smoke", "precision": "fp32"}, 0, torch.device("cpu"), 1, {}):
+            raise NonFiniteLoss("diverged")
+    assert list(folder.iterdir()) == []
