@@ -42,6 +42,55 @@ def test_corrupted_mirror_file_fails_with_its_name(mirror, tmp_path, monkeypatch
         load_raw("mnist", tmp_path / "raw")
 
 
+def mnist_mirror(mirror, folder):
+    """A writable copy of the mirror's MNIST files and SHA256SUMS under folder."""
+    (folder / "MNIST").mkdir(parents=True)
+    shutil.copytree(mirror / "MNIST" / "raw", folder / "MNIST" / "raw")
+    shutil.copy(mirror / "SHA256SUMS", folder / "SHA256SUMS")
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return folder
+
+
+def test_damaged_local_copies_are_replaced_and_unpacked_files_rebuilt(mirror, tmp_path, monkeypatch):
+    """A copy cut short (what a killed copy leaves) is replaced from the mirror, and an
+    unpacked file zeroed by hand is rebuilt from its verified archive, never read."""
+    monkeypatch.setenv("FIPBENCH_DATA_MIRROR", str(mirror))
+    good, _ = load_raw("mnist", tmp_path / "raw")
+    raw = tmp_path / "raw" / "MNIST" / "raw"
+    archive = raw / "t10k-labels-idx1-ubyte.gz"
+    archive.write_bytes(archive.read_bytes()[:100])
+    unpacked = raw / "train-images-idx3-ubyte"
+    unpacked.write_bytes(unpacked.read_bytes()[:16] + bytes(len(unpacked.read_bytes()) - 16))
+    again, _ = load_raw("mnist", tmp_path / "raw")
+    for split in ("train", "test"):
+        assert torch.equal(again[split][0], good[split][0]) and torch.equal(again[split][1], good[split][1])
+    assert good["train"][0].float().mean() > 30  # real digits, not black images
+    assert not list(raw.glob(".*.partial"))
+
+
+def test_malformed_checksum_list_is_a_named_data_error(mirror, tmp_path, monkeypatch):
+    copy = mnist_mirror(mirror, tmp_path / "mirror")
+    lines = (copy / "SHA256SUMS").read_text().splitlines()
+    (copy / "SHA256SUMS").write_text("\n".join(lines[:3] + [lines[3][:40]] + lines[4:]) + "\n")  # a line cut mid-way
+    monkeypatch.setenv("FIPBENCH_DATA_MIRROR", str(copy))
+    with pytest.raises(DataError, match="SHA256SUMS line 4 is not"):
+        load_raw("mnist", tmp_path / "raw")
+
+
+def test_a_file_the_checksums_do_not_list_is_a_named_data_error(mirror, tmp_path, monkeypatch):
+    """torchvision would download a file it misses; with a mirror set that is an error
+    naming the file, before anything is read or fetched."""
+    copy = mnist_mirror(mirror, tmp_path / "mirror")
+    sums = copy / "SHA256SUMS"
+    sums.write_text("".join(line + "\n" for line in sums.read_text().splitlines()
+                            if line.split()[-1] != "MNIST/raw/train-labels-idx1-ubyte.gz"))
+    monkeypatch.setenv("FIPBENCH_DATA_MIRROR", str(copy))
+    with pytest.raises(DataError, match="does not list MNIST/raw/train-labels-idx1-ubyte.gz"):
+        load_raw("mnist", tmp_path / "raw")
+    assert not (tmp_path / "raw" / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz").exists()
+
+
 def test_no_mirror_and_no_download_names_the_variable(tmp_path, monkeypatch):
     """Without a mirror torchvision downloads; here its mirror list points at a closed port
     on this machine, so the download fails the way it does offline."""

@@ -3,6 +3,7 @@
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 MIRROR_ENV = "FIPBENCH_DATA_MIRROR"
@@ -34,13 +35,32 @@ def sha256(path: Path) -> str:
 
 
 def expected_checksums(root: Path) -> dict[str, str]:
-    """{relative path: sha256} as listed in root/SHA256SUMS."""
+    """{relative path: sha256} as listed in root/SHA256SUMS (lines `<64 hex digits>  <path>`);
+    a line of another form raises DataError naming it."""
     sums = {}
-    for line in (root / "SHA256SUMS").read_text().splitlines():
-        if line.strip():
-            digest, name = line.split(maxsplit=1)
-            sums[name.lstrip("*")] = digest
+    for number, line in enumerate((root / "SHA256SUMS").read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2 or len(parts[0]) != 64 or any(c not in "0123456789abcdefABCDEF" for c in parts[0]):
+            raise DataError(f"{root}/SHA256SUMS line {number} is not '<sha256>  <path>': {line[:100]!r}")
+        sums[parts[1].strip().lstrip("*")] = parts[0].lower()
     return sums
+
+
+def copy_verified(source: Path, target: Path, digest: str) -> None:
+    """Make target a copy of source whose sha256 is digest: an existing target that does
+    not match (a copy cut short, or changed) is replaced; the copy goes through a temporary
+    file renamed into place and is hashed again. DataError when the copy does not match."""
+    if target.is_file() and sha256(target) == digest:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copyfile(source, partial)
+    if sha256(partial) != digest:
+        partial.unlink()
+        raise DataError(f"copying {source} to {target} gave a file whose sha256 is not {digest}")
+    partial.replace(target)
 
 
 def verified_files(root: Path, relative: str) -> dict[str, str]:

@@ -3,7 +3,6 @@ CIFAR-100 from the mirror when it holds it), from the mirror or by download, pre
 per scale into one tensor file: uint8 images [N, H, W] or [N, H, W, C] and int64 labels [N]."""
 
 import io
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from fipbench.data.mirror import MIRROR_ENV, DataError, expected_checksums, mirror_root, verified_files
+from fipbench.data.mirror import MIRROR_ENV, DataError, copy_verified, expected_checksums, mirror_root, verified_files
 
 DATASETS = {  # name -> (torchvision class, its file or folder in the mirror)
     "mnist": (torchvision.datasets.MNIST, "MNIST"),
@@ -45,15 +44,11 @@ def load_raw(name: str, raw_root: Path) -> tuple[dict, dict]:
         if name == "cifar10":
             source["note"] = "JPEG copy of CIFAR-10: lossy, pixels differ slightly from the original"
             return cifar10_from_jpeg_zip(mirror / location), source
-        for relative in checksums:
-            target = raw_root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
-                shutil.copyfile(mirror / relative, target)
+        unpack_verified(cls, mirror, location, checksums, raw_root)
     else:
         source = {"kind": "download", "files": {}}
     try:
-        splits = {split: cls(str(raw_root), train=(split == "train"), download=True)
+        splits = {split: cls(str(raw_root), train=(split == "train"), download=mirror is None)
                   for split in ("train", "test")}
     except Exception as error:  # torchvision raises RuntimeError/URLError variants offline
         provide = (f"{location}/ (torchvision's CIFAR-100 files) or a cifar100-<anything>.zip archive of "
@@ -64,6 +59,24 @@ def load_raw(name: str, raw_root: Path) -> tuple[dict, dict]:
             f"shared/data ({provide}), or allow torchvision to download it") from error
     return {split: (torch.as_tensor(ds.data).clone(), torch.as_tensor(ds.targets).clone())
             for split, ds in splits.items()}, source
+
+
+def unpack_verified(cls, mirror: Path, location: str, checksums: dict, raw_root: Path) -> None:
+    """Lay out the verified mirror files of a torchvision MNIST-like dataset `cls` under
+    raw_root the way cls reads them: each archive it needs copied (copy_verified: a damaged
+    copy is replaced) and unpacked anew, so that an unpacked file is never trusted from an
+    earlier run. DataError when SHA256SUMS does not list an archive cls needs (torchvision
+    would otherwise download it unchecked)."""
+    needed = [f"{location}/raw/{Path(url).name}" for url, _ in cls.resources]
+    unlisted = [name for name in needed if name not in checksums]
+    if unlisted:
+        raise DataError(f"{mirror}/SHA256SUMS does not list {', '.join(unlisted)}, which {cls.__name__} reads")
+    for relative in needed:
+        archive = raw_root / relative
+        copy_verified(mirror / relative, archive, checksums[relative])
+        unpacked = archive.with_suffix("")
+        unpacked.unlink(missing_ok=True)
+        torchvision.datasets.utils.extract_archive(str(archive), str(archive.parent))
 
 
 class MirroredCIFAR100(torchvision.datasets.CIFAR100):
