@@ -1,6 +1,7 @@
 """Helpers of the Snakemake rules (kept out of the .smk files, which hold rules only)."""
 
 import json
+import os
 from pathlib import Path
 
 from fipbench.studies.bert_paths import path_spec
@@ -52,3 +53,28 @@ def bert_start(results: str, work: str, seed: int, path: str) -> list[str]:
     tasks.json its node folder ends with; [] for the base path."""
     start = path_spec(path)[2]
     return [] if start is None else [f"{results}/{start}/seed{seed}/metrics.json", f"{work}/{start}/seed{seed}/tasks.json"]
+
+
+def release_stale_locks(workdir: Path) -> list[Path]:
+    """Remove Snakemake's lock files under workdir/.snakemake/locks when no other Snakemake
+    process runs in workdir: they are what a Snakemake killed mid-run leaves, and the
+    README's command would stop on them until `snakemake --unlock`. A lock held by a live
+    run is kept, so a second run on overlapping targets is still refused. Linux only (it
+    reads /proc); elsewhere nothing is removed. Returns the files removed."""
+    locks = sorted((Path(workdir) / ".snakemake" / "locks").glob("*.lock"))
+    if not locks or not Path("/proc").is_dir():
+        return []
+    here = Path(workdir).resolve()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")[:3]
+            cwd = Path(os.readlink(entry / "cwd"))
+        except OSError:  # gone, or not ours to read
+            continue
+        if any(b"snakemake" in part for part in command) and cwd == here:
+            return []
+    for lock in locks:
+        lock.unlink(missing_ok=True)
+    return locks

@@ -12,9 +12,12 @@ sys.path.insert(0, workflow.basedir)
 
 from fipbench.config import load, sparsity_seeds  # noqa: E402
 from fipbench.studies.bert_paths import all_paths  # noqa: E402
-from fipbench.workflow import bert_start, job_config, network_config, tune_grid  # noqa: E402
+from fipbench.workflow import bert_start, job_config, network_config, release_stale_locks, tune_grid  # noqa: E402
 
 CFG = load(config)  # raises ConfigError naming the key: the workflow stops before any job
+if workflow.is_main_process and (stale := release_stale_locks(os.getcwd())):
+    print(f"fipbench: removed {len(stale)} stale Snakemake lock(s) (no Snakemake runs in this folder; "
+          "a run killed mid-way leaves them)", file=sys.stderr)
 SCALE = CFG["scale"]
 RESULTS = f"results/{SCALE}"
 CFG_JSON = json.dumps(CFG, sort_keys=True)

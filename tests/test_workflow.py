@@ -321,6 +321,38 @@ def test_job_killed_mid_way_leaves_nothing_and_its_rerun_matches(smoke_run, tmp_
     assert (out / "metrics.json").read_text() == committed.read_text()
 
 
+def test_killed_snakemake_resumes_with_the_readme_command_and_a_second_run_is_refused(smoke_run, tmp_path):
+    """Snakemake itself killed mid-run (its whole process group, SIGKILL) leaves its lock;
+    the README's command run again completes without a manual step, with the metrics of
+    an uninterrupted run. While a run is alive, a second one on the same targets is refused."""
+    copy = tmp_path / "fipbench"
+    shutil.copytree(smoke_run, copy, ignore=shutil.ignore_patterns("bert", ".snakemake", "logs"))
+    target = "results/smoke/continual_2task/fip/seed0/metrics.json"
+    killed = copy / target
+    killed.unlink()
+    log = tmp_path / "first.log"
+    with open(log, "w") as out:
+        first = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1", target, "--config", "scale=smoke"],
+                                 cwd=copy, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while "rule c2_learn" not in log.read_text() and first.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert first.poll() is None, "the run ended before its job started:\n" + log.read_text()[-2000:]
+        second = snakemake("--cores", "1", target, "--config", "scale=smoke", cwd=copy, check=False)
+        assert second.returncode != 0 and "cannot be locked" in second.stdout + second.stderr
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    assert first.returncode == -signal.SIGKILL, "the run ended before it could be killed:\n" + log.read_text()[-2000:]
+    assert list((copy / ".snakemake" / "locks").glob("*.lock")), "the killed run left no lock to recover from"
+    assert not killed.exists()
+    again = snakemake("--cores", "2", target, "--config", "scale=smoke", cwd=copy)
+    assert "stale Snakemake lock" in again.stderr
+    assert killed.read_text() == (smoke_run / killed.relative_to(copy)).read_text()
+
+
 def test_nan_loss_stops_the_job_without_metrics(smoke_run, tmp_path):
     out = tmp_path / "nan"
     config = {"scale": "smoke", "continual_2task": {"fip": {"beta": float("nan")}}}
