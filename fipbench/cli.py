@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         from fipbench.studies.continual_2task import train_base
         train_base(cfg, args.seed, args.data_dir, args.checkpoint, args.out, args.threads)
     elif args.command == "learn":
-        from fipbench.continual import tuned_settings
+        from fipbench.selection import tuned_settings
         from fipbench.studies.continual_2task import learn_new_task
         settings = tuned_settings(cfg["continual_2task"], args.method, args.chosen, args.value)
         learn_new_task(cfg, args.method, args.seed, args.data_dir, args.base, args.out, args.threads, args.split,
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "first-task":
             task_sequence.train_first_task(cfg, args.seed, args.data, args.checkpoint, args.out, args.threads)
         else:
-            from fipbench.continual import tuned_settings
+            from fipbench.selection import tuned_settings
             settings = tuned_settings(cfg["task_sequence"], args.method, args.chosen, args.value)
             task_sequence.learn_sequence(cfg, args.method, args.seed, args.data, args.first, args.out, args.threads,
                                          args.split, settings)
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             bert.run_query(cfg, args.text, args.results, args.work, args.paths, args.threads)
     elif args.command == "select":
-        from fipbench.continual import select as select_value
+        from fipbench.selection import select as select_value
         select_value(args.metrics, args.out, args.score)
     elif args.command == "aggregate":
         from fipbench.report import AGGREGATORS

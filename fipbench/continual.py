@@ -8,11 +8,9 @@ when it is left), the reference is the network at the start of task i with its o
 that memory cached once, and L is task i's cross-entropy. OGD projects off the span of the
 memory's ground-truth-logit gradients, extended at the start of each task. The avalanche
 methods (EWC, GEM, A-GEM, replay) keep their own memories through their plugins. Both
-continual studies choose a method's hyperparameter the same way (select, tuned_settings)."""
+continual studies choose a method's hyperparameter the same way (fipbench.selection)."""
 
-import json
 import time
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -21,12 +19,10 @@ from baselines import ogd
 from baselines.avalanche_cl import AVALANCHE_PLUGINS, learn_stream
 from fipbench.data.vision import to_input
 from fipbench.fip import CrossEntropyObjective, OutputDistance, exact_update, fip_loss, normalised_update
-from fipbench.results import write_json_atomic
 from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
 
 FIP_SOLVERS = ("fip", "fip_normalised", "fip_exact", "fip_smooth")  # one engine; settings["step"] names the solver
 WITH_MEMORY = (*FIP_SOLVERS, "ogd", "gem", "agem", "replay")
-TUNED = {"fip": "beta", "ewc": "lambda", "gem": "strength"}  # method -> hyperparameter of its validation grid
 
 
 def task_accuracies(model, tasks: list[dict], split: str, limit: int | None = None) -> dict:
@@ -142,34 +138,3 @@ def walk_summary(curve: list[dict]) -> dict:
     if "memory_distance" in walk:
         walk["memory_distance_per_path_length"] = walk["memory_distance"] / walk["path_length"]
     return walk
-
-
-def select(grid_results: list[Path], out: Path, score: str = "mean_class_incremental") -> None:
-    """Pick the grid value with the best final `score` (a key of task_accuracies) on the
-    validation split.
-
-    grid_results: metrics.json files of one method's grid (split "val"). Writes out (JSON):
-    {"method", "parameter", "value", "grid": [{"value", "score"}], "score": "..."}."""
-    rows = []
-    for path in grid_results:
-        metrics = json.loads(Path(path).read_text())
-        if metrics["split"] != "val":
-            raise ValueError(f"{path}: grid results must be measured on the validation split")
-        method = metrics["method"]
-        rows.append({"value": metrics["settings"][TUNED[method]], "score": metrics["final"][score]})
-    best = max(rows, key=lambda row: row["score"])
-    described = score.replace("_incremental", "-incremental").replace("_", " ")
-    write_json_atomic(Path(out), {"method": method, "parameter": TUNED[method], "value": best["value"],
-                                  "grid": rows, "score": f"{described} accuracy, validation split"})
-
-
-def tuned_settings(study_cfg: dict, method: str, chosen: Path | None = None, value: float | None = None) -> dict:
-    """study_cfg[method] with the hyperparameter chosen on the validation grid (chosen.json),
-    or set to value (a grid job), if given."""
-    settings = dict(study_cfg[method])
-    if chosen is not None:
-        selection = json.loads(Path(chosen).read_text())
-        settings[selection["parameter"]] = selection["value"]
-    if value is not None:
-        settings[TUNED[method]] = value
-    return settings

@@ -11,8 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from fipbench.results import read_results  # noqa: E402
-from fipbench.studies.sparsity import level_key  # noqa: E402
+from fipbench.records import level_key, read_results  # noqa: E402
 
 TASK_LABELS = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 FINAL_KEYS = ["mnist_class_incremental", "fashion_mnist_class_incremental", "mean_class_incremental",

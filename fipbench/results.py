@@ -2,12 +2,9 @@
 atomically, plus the provenance every result carries (commit, config, data, timing)."""
 
 import hashlib
-import json
-import os
 import platform
 import random
 import subprocess
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -18,28 +15,9 @@ import torch
 from fipbench import REPO_ROOT
 from fipbench.config import config_hash
 from fipbench.precision import autocast, resolve_precision
+from fipbench.records import json_bytes, write_bytes_atomic, write_json_atomic
 
 PACKAGES = ["torch", "torchvision", "avalanche-lib", "numpy", "snakemake", "pandas"]
-
-
-def json_bytes(payload) -> bytes:
-    """payload as the JSON text results are written in (sorted keys, indent 1, no NaN)."""
-    return (json.dumps(payload, indent=1, sort_keys=True, allow_nan=False) + "\n").encode()
-
-
-def write_json_atomic(path: Path, payload) -> None:
-    """Write payload as JSON to path via a temporary file in the same folder and os.replace."""
-    write_bytes_atomic(path, json_bytes(payload))
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write data to path via a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def git_state() -> dict:
@@ -137,13 +115,3 @@ def _version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
-
-
-def read_results(root: Path, pattern: str = "**/metrics.json") -> list[tuple[Path, dict, dict]]:
-    """[(folder, metrics, provenance)] for every results folder under root matching pattern."""
-    found = []
-    for path in sorted(Path(root).glob(pattern)):
-        provenance_path = path.parent / "provenance.json"
-        provenance = json.loads(provenance_path.read_text()) if provenance_path.exists() else {}
-        found.append((path.parent, json.loads(path.read_text()), provenance))
-    return found

@@ -4,6 +4,7 @@ job, and faults (a job killed mid-way, a NaN loss) that stop a job without metri
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -351,6 +352,37 @@ def test_killed_snakemake_resumes_with_the_readme_command_and_a_second_run_is_re
     again = snakemake("--cores", "2", target, "--config", "scale=smoke", cwd=copy)
     assert "stale Snakemake lock" in again.stderr
     assert killed.read_text() == (smoke_run / killed.relative_to(copy)).read_text()
+
+
+TORCH_FREE = """import runpy, sys
+for name in ("torch", "torchvision", "avalanche", "transformers", "torchattacks"):
+    sys.modules[name] = None  # importing any of them now fails
+sys.argv = ["fipbench", *sys.argv[1:]]
+runpy.run_module("fipbench.cli", run_name="__main__")
+"""
+
+
+def test_rules_of_the_report_env_run_without_torch(smoke_run, tmp_path):
+    """Every rule whose conda env is envs/report.yaml (no torch) runs a command that needs
+    none: each such command runs here on a copy of the smoke results with torch unimportable."""
+    commands = set()
+    for rules in (REPO / "rules").glob("*.smk"):
+        for block in rules.read_text().split("\nrule ")[1:]:
+            if "envs/report.yaml" in block:
+                commands.add(re.search(r"fipbench\.cli --config \{params\.cfg:q\} ([a-z-]+)", block).group(1))
+    assert commands == {"aggregate", "select", "check"}
+    results = tmp_path / "results"
+    shutil.copytree(smoke_run / "results", results)
+
+    def run(*args):
+        done = subprocess.run([sys.executable, "-c", TORCH_FREE, "--config", json.dumps({"scale": "smoke"}), *args],
+                              cwd=smoke_run, capture_output=True, text=True)
+        assert done.returncode == 0, f"{args}: {done.stderr[-2000:]}"
+    for study in ("continual_2task", "task_sequence", "sparsity", "robustness", "geometry", "bert"):
+        run("aggregate", "--study", study, "--scale", "smoke", "--results", str(results))
+    grid = sorted((results / "smoke" / "continual_2task" / "tune" / "fip").glob("*/metrics.json"))
+    run("select", "--out", str(tmp_path / "chosen.json"), *map(str, grid))
+    run("check", "--scale", "smoke", "--results", str(results))
 
 
 def test_nan_loss_stops_the_job_without_metrics(smoke_run, tmp_path):

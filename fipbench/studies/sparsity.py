@@ -27,17 +27,13 @@ from fipbench.analysis import weight_pca
 from fipbench.data.vision import load_splits, to_input
 from fipbench.fip import OutputDistance, SparseProjectionObjective, fip_loss
 from fipbench.pruning import distance_to_sparse, masked_update, measured_sparsity, project, prunable
+from fipbench.records import level_key
 from fipbench.results import Job, resolve_device, seed_everything
 from fipbench.train import (BatchStream, accuracy, epoch_steps, predict, run_steps, sgd_update, supervised_loss,
                             train_on_task, with_fresh_batch_norm)
 
 STUDY = "sparsity"
 METHODS = ("fip", "lth", "oneshot", "random")
-
-
-def level_key(sparsity: float) -> str:
-    """Key of a target sparsity in metrics["levels"]: 99.1 -> "99_1" (dots would split claim keys)."""
-    return f"{sparsity:g}".replace(".", "_")
 
 
 def load_task(settings: dict, data_dir: Path, device: torch.device) -> tuple[dict, dict]:

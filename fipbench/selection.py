@@ -1,0 +1,41 @@
+"""The validation grids of the continual-learning studies, without torch (the select rule
+runs where torch is not installed): which hyperparameter a method's grid searches, the
+pick of the best value, and a method's settings with the chosen value."""
+
+import json
+from pathlib import Path
+
+from fipbench.records import write_json_atomic
+
+TUNED = {"fip": "beta", "ewc": "lambda", "gem": "strength"}  # method -> hyperparameter of its validation grid
+
+
+def select(grid_results: list[Path], out: Path, score: str = "mean_class_incremental") -> None:
+    """Pick the grid value with the best final `score` (a key of task_accuracies) on the
+    validation split.
+
+    grid_results: metrics.json files of one method's grid (split "val"). Writes out (JSON):
+    {"method", "parameter", "value", "grid": [{"value", "score"}], "score": "..."}."""
+    rows = []
+    for path in grid_results:
+        metrics = json.loads(Path(path).read_text())
+        if metrics["split"] != "val":
+            raise ValueError(f"{path}: grid results must be measured on the validation split")
+        method = metrics["method"]
+        rows.append({"value": metrics["settings"][TUNED[method]], "score": metrics["final"][score]})
+    best = max(rows, key=lambda row: row["score"])
+    described = score.replace("_incremental", "-incremental").replace("_", " ")
+    write_json_atomic(Path(out), {"method": method, "parameter": TUNED[method], "value": best["value"],
+                                  "grid": rows, "score": f"{described} accuracy, validation split"})
+
+
+def tuned_settings(study_cfg: dict, method: str, chosen: Path | None = None, value: float | None = None) -> dict:
+    """study_cfg[method] with the hyperparameter chosen on the validation grid (chosen.json),
+    or set to value (a grid job), if given."""
+    settings = dict(study_cfg[method])
+    if chosen is not None:
+        selection = json.loads(Path(chosen).read_text())
+        settings[selection["parameter"]] = selection["value"]
+    if value is not None:
+        settings[TUNED[method]] = value
+    return settings
