@@ -133,10 +133,10 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
 
     The path statistics cost a copy of the weights per step: they are kept only when
     records are taken (record_every > 0). Nothing is read back from the device between
-    record points: loss parts, path length,
-    turning angle and the step of the first non-finite loss stay there. The latter is read
-    at records, checkpoints, the end, and at most once per check_seconds of wall time in
-    between; a non-finite loss then raises NonFiniteLoss naming its step."""
+    record points: loss parts, path length, turning angle and the step of the first
+    non-finite loss stay there. The latter is read at records, checkpoints, the end, and
+    at most once per check_seconds of wall time in between; a non-finite loss then raises
+    NonFiniteLoss naming its step."""
     start = previous = flat_parameters(model)
     path_length = torch.zeros((), dtype=torch.float64, device=start.device)
     turning = torch.zeros((), dtype=torch.float64, device=start.device)  # radians
