@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     prepare.add_argument("--out", type=Path, required=True)
     prepare.add_argument("--raw-root", type=Path, default=Path("resources/raw"))
 
+    fetch = commands.add_parser("fetch-data", help="build a data mirror (like shared/data) from the public sources")
+    fetch.add_argument("--out", type=Path, required=True, help="the mirror folder; point FIPBENCH_DATA_MIRROR at it")
+
     base = commands.add_parser("base", help="train the two-task study's base network on MNIST")
     learn = commands.add_parser("learn", help="learn Fashion-MNIST from the base network with one method")
     for sub in (base, learn):
@@ -126,6 +129,15 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     overrides = json.loads(args.config)
+    if args.command == "fetch-data":
+        from fipbench.data.fetch import fetch_mirror
+        from fipbench.data.mirror import DataError
+        try:
+            fetch_mirror(args.out)
+        except DataError as error:
+            sys.exit(f"fipbench: {error}")
+        print(f"mirror ready: export FIPBENCH_DATA_MIRROR={args.out.resolve()}")
+        return 0
     if args.command == "check":
         from fipbench.claims import run_check
         return run_check(_config({**overrides, "scale": args.scale}), args.results / args.scale, args.readme)

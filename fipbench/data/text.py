@@ -23,7 +23,8 @@ def mirror_text(key: str) -> tuple[Path, dict]:
     root = mirror_root()
     if root is None:
         raise DataError("the BERT study reads IMDB, Yelp and WikiText-2 from the data mirror: set "
-                        "FIPBENCH_DATA_MIRROR to a folder laid out like shared/data (text/*.gz and SHA256SUMS)")
+                        "FIPBENCH_DATA_MIRROR to a folder laid out like shared/data (text/*.gz and SHA256SUMS), "
+                        "or make one from the public sources: python -m fipbench fetch-data --out DIR")
     return root / TEXT_FILES[key], verified_files(root, TEXT_FILES[key])
 
 

@@ -3,6 +3,7 @@ CIFAR-100 from the mirror when it holds it), from the mirror or by download, pre
 per scale into one tensor file: uint8 images [N, H, W] or [N, H, W, C] and int64 labels [N]."""
 
 import io
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -29,7 +30,9 @@ def load_raw(name: str, raw_root: Path) -> tuple[dict, dict]:
 
     With FIPBENCH_DATA_MIRROR set, the mirror's files are verified against its SHA256SUMS
     first: MNIST and Fashion-MNIST are copied into raw_root (the mirror stays read-only)
-    and read by torchvision; CIFAR-10 is decoded from the mirror's JPEG archive; CIFAR-100
+    and read by torchvision; CIFAR-10 is read from the original python archive when the
+    mirror lists it (a mirror made by `fipbench fetch-data`), else decoded from the
+    mirror's JPEG archive; CIFAR-100
     is read from the mirror when it holds it (mirror_cifar100). Otherwise torchvision
     downloads into raw_root. Returns ({split: (images uint8 [N, 28, 28] or [N, 32, 32, 3],
     labels int64 [N])}, source)."""
@@ -38,7 +41,14 @@ def load_raw(name: str, raw_root: Path) -> tuple[dict, dict]:
     found = mirror_cifar100(mirror) if name == "cifar100" and mirror is not None else None
     if found is not None:
         return found
-    if mirror is not None and name != "cifar100":
+    if mirror is not None and name == "cifar10" and cls.filename in expected_checksums(mirror):
+        checksums = verified_files(mirror, cls.filename)  # the original archive (fipbench fetch-data lays it out)
+        source = {"kind": "mirror", "files": checksums}
+        copy_verified(mirror / cls.filename, raw_root / cls.filename, checksums[cls.filename])
+        shutil.rmtree(raw_root / cls.base_folder, ignore_errors=True)  # unpacked anew, never trusted
+        torchvision.datasets.utils.extract_archive(str(raw_root / cls.filename), str(raw_root))
+        cls = MirroredCIFAR10
+    elif mirror is not None and name != "cifar100":
         checksums = verified_files(mirror, location)
         source = {"kind": "mirror", "files": checksums}
         if name == "cifar10":
@@ -56,7 +66,8 @@ def load_raw(name: str, raw_root: Path) -> tuple[dict, dict]:
                    if name == "cifar100" else f"{location} as in its SOURCES.md, plus SHA256SUMS")
         raise DataError(
             f"cannot obtain {name}: {error}. Set {MIRROR_ENV} to a folder laid out like "
-            f"shared/data ({provide}), or allow torchvision to download it") from error
+            f"shared/data ({provide}; `python -m fipbench fetch-data --out DIR` makes one from the public "
+            "sources), or allow torchvision to download it") from error
     return {split: (torch.as_tensor(ds.data).clone(), torch.as_tensor(ds.targets).clone())
             for split, ds in splits.items()}, source
 
@@ -77,6 +88,14 @@ def unpack_verified(cls, mirror: Path, location: str, checksums: dict, raw_root:
         unpacked = archive.with_suffix("")
         unpacked.unlink(missing_ok=True)
         torchvision.datasets.utils.extract_archive(str(archive), str(archive.parent))
+
+
+class MirroredCIFAR10(torchvision.datasets.CIFAR10):
+    """torchvision's CIFAR-10 reader on batches unpacked from an archive fipbench has
+    verified against the mirror's SHA256SUMS (so torchvision's own md5 list is not consulted)."""
+    train_list = [[f"data_batch_{i}", None] for i in range(1, 6)]
+    test_list = [["test_batch", None]]
+    meta = {"filename": "batches.meta", "key": "label_names", "md5": None}
 
 
 class MirroredCIFAR100(torchvision.datasets.CIFAR100):
