@@ -6,6 +6,7 @@ stores what it keeps of task 1 (EWC's Fisher importances, GEM's and replay's mem
 the base network itself; then every later experience is trained with the shared budget."""
 
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -20,8 +21,6 @@ from baselines import agem, ewc, gem, replay
 from fipbench.data.vision import to_input
 from fipbench.train import flat_parameters
 
-# method name -> function building its plugin from (settings, memory_per_task, n_tasks)
-AVALANCHE_PLUGINS = {"ewc": ewc.plugin, "gem": gem.plugin, "agem": agem.plugin, "replay": replay.plugin}
 
 
 class _TaskDataset(Dataset):
@@ -112,3 +111,26 @@ def learn_stream(model, plugin: SupervisedPlugin, tasks: list[tuple], epochs: in
     if timings is not None:
         timings["seconds_per_task"] = recorder.seconds_per_task
     return recorder.records, recorder.iteration
+
+
+@dataclass(frozen=True)
+class AvalancheMethod:
+    """A continual-learning method of avalanche-lib: plugin(settings, memory_per_task,
+    n_tasks) builds its plugin; keeps_memory says whether it keeps images of tasks left."""
+    plugin: Callable
+    keeps_memory: bool
+
+    def learn(self, model, settings: dict, tasks: list[dict], sgd: dict, memory_per_task: int, distance_kind: str,
+              record: Callable, record_every: int, generator: torch.Generator, device: torch.device,
+              checkpoint_dir=None, checkpoint_every: int = 0, desc: str = "",
+              timings: dict | None = None) -> tuple[list[dict], int]:
+        """fipbench.continual.learn_tasks for this method (avalanche draws its own batches
+        and memory: generator, distance_kind and checkpoints are not used)."""
+        return learn_stream(model, self.plugin(settings, memory_per_task, len(tasks)), [task["train"] for task in tasks],
+                            sgd["epochs"], sgd["batch_size"], sgd["lr"], sgd["momentum"], device,
+                            lambda net, index: record(net, tasks[:index + 1]), record_every, timings)
+
+
+METHODS = {"ewc": AvalancheMethod(ewc.plugin, keeps_memory=False), "gem": AvalancheMethod(gem.plugin, keeps_memory=True),
+           "agem": AvalancheMethod(agem.plugin, keeps_memory=True),
+           "replay": AvalancheMethod(replay.plugin, keeps_memory=True)}

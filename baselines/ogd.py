@@ -5,6 +5,8 @@ every new-task gradient is projected off that span before the optimiser step."""
 import torch
 
 from fipbench.precision import float32
+from fipbench.stepwise import StepMethod, TaskStart
+from fipbench.train import supervised_loss
 
 
 def output_gradient_basis(model, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -45,3 +47,16 @@ def projected_update(optimizer: torch.optim.Optimizer, model, basis: torch.Tenso
             p.grad.copy_(piece.reshape(p.shape))
         optimizer.step()
     return update
+
+
+class OGD(StepMethod):
+    """At the start of each task the basis is extended by the gradients of the memory
+    just drawn of the task left; the new task's cross-entropy steps are projected off it."""
+
+    def start_task(self, task: TaskStart):
+        task.state["basis"] = extend_basis(task.state.get("basis"),
+                                           output_gradient_basis(task.model, task.memory[-1], task.labels[-1]))
+        return supervised_loss(task.stream), projected_update(task.optimizer, task.model, task.state["basis"])
+
+
+METHOD = OGD()

@@ -80,7 +80,7 @@ def test_resnet18_widths(nf, parameters):
 def test_avalanche_plugins_learn_a_stream_of_three_tasks(method):
     """tasks[0] is taken as learned; tasks 1 and 2 are trained in turn (2 steps each),
     recorded every step, with a record at the end of each task, each naming its task."""
-    from baselines.avalanche_cl import AVALANCHE_PLUGINS, learn_stream
+    from baselines.avalanche_cl import METHODS, learn_stream
 
     g = torch.Generator().manual_seed(0)
     tasks = [(torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8), torch.arange(64) % 2 + 2 * t)
@@ -88,7 +88,7 @@ def test_avalanche_plugins_learn_a_stream_of_three_tasks(method):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
     settings = {"agem": {"sample_size": 16}, "ewc": {"lambda": 1.0}}[method]
-    records, steps = learn_stream(model, AVALANCHE_PLUGINS[method](settings, 8, 3), tasks, 1, 32, 0.1, 0.0,
+    records, steps = learn_stream(model, METHODS[method].plugin(settings, 8, 3), tasks, 1, 32, 0.1, 0.0,
                                   torch.device("cpu"), lambda net, task: {"learning": task}, 1)
     assert steps == 4 and [r["step"] for r in records] == [0, 1, 2, 3, 4]
     assert [r["task"] for r in records] == [r["learning"] for r in records] == [1, 1, 1, 2, 2]
@@ -98,13 +98,13 @@ def test_avalanche_plugins_learn_a_stream_of_three_tasks(method):
 def test_replay_keeps_the_same_images_per_task_as_fip():
     """Replay's buffer holds memory_per_task images of every task it has left (fixed quotas),
     like FIP's memory, instead of dividing one buffer over the tasks seen."""
-    from baselines.avalanche_cl import AVALANCHE_PLUGINS, learn_stream
+    from baselines.avalanche_cl import METHODS, learn_stream
 
     g = torch.Generator().manual_seed(0)
     tasks = [(torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8), torch.arange(64) % 2 + 2 * t)
              for t in range(3)]
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
-    plugin = AVALANCHE_PLUGINS["replay"]({}, 8, 3)
+    plugin = METHODS["replay"].plugin({}, 8, 3)
     learn_stream(model, plugin, tasks, 1, 32, 0.1, 0.0, torch.device("cpu"), lambda net, task: {}, 10)
     kept = [group.buffer for group in plugin.storage_policy.buffer_groups.values()]
     assert [len(images) for images in kept] == [8, 8, 8]

@@ -12,7 +12,7 @@ import torch
 from torch.optim.swa_utils import update_bn
 
 from fipbench import models
-from fipbench.continual import WITH_MEMORY, learn_tasks, task_accuracies, walk_summary
+from fipbench.continual import METHODS, learn_tasks, task_accuracies, walk_summary
 from fipbench.data.mirror import sha256
 from fipbench.data.vision import load_splits, to_input
 from fipbench.results import Job, resolve_device, seed_everything
@@ -98,7 +98,7 @@ def learn_new_task(cfg: dict, method: str, seed: int, data_dir: Path, base_check
         ablation = task_accuracies(new_task_statistics_only(model, tasks), sequence, split)
         job.finish({
             "method": method, "split": split, "settings": settings, "base_sha256": sha256(Path(base_checkpoint)),
-            "memory_size": study["memory_size"] if method in WITH_MEMORY else 0,
+            "memory_size": study["memory_size"] if METHODS[method].keeps_memory else 0,
             "final": final,
             "bn_stats_from_new_task_only": ablation,
             "walk": walk_summary(curve),

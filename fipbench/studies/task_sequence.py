@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from fipbench import models
-from fipbench.continual import WITH_MEMORY, learn_tasks, task_accuracies, walk_summary
+from fipbench.continual import METHODS, learn_tasks, task_accuracies, walk_summary
 from fipbench.data.mirror import sha256
 from fipbench.data.streams import split_tasks
 from fipbench.data.vision import load_splits
@@ -109,7 +109,7 @@ def learn_sequence(cfg: dict, method: str, seed: int, data: Path, first: Path, o
         job.finish({
             "method": method, "split": split, "settings": settings, "first_task_sha256": sha256(Path(first)),
             "class_order": order, "tasks": [task["classes"] for task in tasks],
-            "memory_per_task": settings.get("memory_per_task", study["memory_per_task"]) if method in WITH_MEMORY else 0,
+            "memory_per_task": settings.get("memory_per_task", study["memory_per_task"]) if METHODS[method].keeps_memory else 0,
             "final": task_accuracies(model, tasks, split),
             "after_task": after_task,
             "walk": walk_summary(curve),
