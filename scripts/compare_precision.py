@@ -12,6 +12,7 @@ alone is shown). Rows of the table are claims; the last column says whether the 
 """
 
 import argparse
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -47,14 +48,18 @@ def compare(scale: str, fp32: Path, bf16: Path, only: list[str]) -> list[dict]:
                      for tree in (fp32, bf16)]
             compared = f"{other['method']} {other['key']}: " + " / ".join(
                 number(statistics.mean(v)) if v else "-" for v in means)
+        ran = sorted({str(json.loads(path.read_text()).get("precision", "fp32 (before the setting)"))
+                      for method in {metric["method"], (other or {}).get("method", metric["method"])}
+                      for path in (bf16 / metric["study"] / method).glob("seed*/provenance.json")})
         rows.append({"id": claim["id"], "metric": f"{metric['method']} {metric['key']}", "values": values,
-                     "compared": compared, "verdicts": verdicts})
+                     "compared": compared, "verdicts": verdicts, "bf16_tree_ran": ", ".join(ran)})
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
     header = ["claim", "metric", "fp32 (mean +- sd, n)", "bf16 (mean, n)", "bf16 - fp32 (in fp32 sd)",
-              "compared with (fp32 / bf16 mean)", "verdict fp32", "verdict bf16", "same verdict"]
+              "compared with (fp32 / bf16 mean)", "verdict fp32", "verdict bf16", "same verdict",
+              "precision the bf16 tree's results ran in"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         a, b = row["values"]["fp32"], row["values"]["bf16"]
@@ -68,7 +73,7 @@ def markdown(rows: list[dict]) -> str:
             moved, first, second = "-", f"n={len(a)}", f"n={len(b)}"
         same = "yes" if row["verdicts"]["fp32"] == row["verdicts"]["bf16"] else "**no**"
         lines.append("| " + " | ".join([row["id"], row["metric"], first, second, moved, row["compared"], row["verdicts"]["fp32"],
-                                         row["verdicts"]["bf16"], same]) + " |")
+                                         row["verdicts"]["bf16"], same, row["bf16_tree_ran"]]) + " |")
     return "\n".join(lines) + "\n"
 
 
