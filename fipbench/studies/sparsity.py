@@ -17,7 +17,9 @@ apart from the numbers without it."""
 
 import copy
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -33,7 +35,6 @@ from fipbench.train import (BatchStream, accuracy, epoch_steps, predict, run_ste
                             train_on_task, with_fresh_batch_norm)
 
 STUDY = "sparsity"
-METHODS = ("fip", "lth", "oneshot", "random")
 
 
 def load_task(settings: dict, data_dir: Path, device: torch.device) -> tuple[dict, dict]:
@@ -131,10 +132,82 @@ def fip_path(dense, task: dict, settings: dict, targets: list[float], generator:
     return found, curve, snapshots
 
 
+@dataclass
+class SparsifyStart:
+    """What a sparsification method gets: the trained dense network (eval mode, not to be
+    changed), the folder of its checkpoints (model.pt, rewind.pt), the task, the network's
+    settings, the targets (%, increasing), the job's generator, and finetuned(model, masks)
+    -> the result of the study's shared masked fine-tuning of a copy of model."""
+    dense: torch.nn.Module
+    base_dir: Path
+    task: dict
+    settings: dict
+    targets: list[float]
+    generator: torch.Generator
+    finetuned: Callable
+
+
+def _fip(start: SparsifyStart) -> tuple[dict, dict, int]:
+    """One FIP path through the targets, and the weight-space PCA of its snapshots beside
+    random sparse networks at settings["pca_sparsity"]."""
+    settings = start.settings
+    found, curve, snapshots = fip_path(start.dense, start.task, settings, start.targets, start.generator,
+                                       start.finetuned)
+    randoms = [flat_prunable(random_sparse.sample(start.dense, settings["pca_sparsity"], start.generator)[0])
+               for _ in range(settings["random_samples"])]
+    pca = {"sparsity": settings["pca_sparsity"], **weight_pca(snapshots + [("random", vector) for vector in randoms])}
+    return found, {"curve": curve, "pca": pca}, found[start.targets[-1]]["steps"]
+
+
+def _lth(start: SparsifyStart) -> tuple[dict, dict, int]:
+    """Iterative magnitude pruning with rewinding (baselines/lth.py), retraining each level
+    with the dense network's SGD settings for settings["lth"]["epochs"] epochs."""
+    settings, task, schedule = start.settings, start.task, start.settings["lth"]
+    per_level = epoch_steps(task, {**settings["train"], "epochs": schedule["epochs"]})
+    found = lth.iterative_magnitude_pruning(
+        start.dense, torch.load(start.base_dir / "rewind.pt", map_location=next(start.dense.parameters()).device),
+        start.targets, schedule["fraction"],
+        lambda model, masks: train(model, task, settings["train"], per_level, start.generator, masks, "lth level"),
+        lambda model: evaluate(model, task))
+    extra = {"levels_run": len(lth.levels(start.targets, schedule["fraction"])), "steps_per_level": per_level}
+    return found, extra, found[start.targets[-1]]["steps"]
+
+
+def _oneshot(start: SparsifyStart) -> tuple[dict, dict, int]:
+    """One-shot global magnitude pruning at each target (baselines/oneshot.py)."""
+    found = {}
+    for target in start.targets:
+        model, masks = oneshot.prune_once(start.dense, target)
+        found[target] = {**evaluate(model, start.task), **measured_sparsity(model), "steps": 0,
+                         "wall_seconds": 0.0, "finetuned": start.finetuned(model, masks)}
+    return found, {}, 0
+
+
+def _random(start: SparsifyStart) -> tuple[dict, dict, int]:
+    """settings["random_samples"] random sparse networks at each target (baselines/random_sparse.py),
+    scored on average; the first of them fine-tuned."""
+    found = {}
+    for target in start.targets:
+        samples = [random_sparse.sample(start.dense, target, start.generator)
+                   for _ in range(start.settings["random_samples"])]
+        scores = [evaluate(model, start.task) for model, _ in samples]
+        found[target] = {**{k: sum(s[k] for s in scores) / len(scores) for k in scores[0]},
+                         "samples": scores, **measured_sparsity(samples[0][0]), "steps": 0,
+                         "wall_seconds": 0.0, "finetuned": start.finetuned(*samples[0])}
+    return found, {}, 0
+
+
+# method -> function of a SparsifyStart giving ({target: result}, extra metrics, optimiser steps
+# to the last target, fine-tuning not counted)
+METHODS = {"fip": _fip, "lth": _lth, "oneshot": _oneshot, "random": _random}
+
+
 def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, base_dir: Path,
              out_dir: Path, threads: int) -> None:
     """Make the dense network of base_dir (model.pt, rewind.pt) sparse at every target with
-    `method`; write {"levels": {level_key(p): result}, ...} to out_dir."""
+    METHODS[method]; write {"levels": {level_key(p): result}, ...} to out_dir."""
+    if method not in METHODS:
+        raise ValueError(f"unknown sparsity method {method!r}; known: {', '.join(METHODS)}")
     settings, device = cfg[STUDY][network], resolve_device(cfg["device"])
     torch.set_num_threads(threads)
     seed_everything(seed)
@@ -153,40 +226,9 @@ def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, ba
             return {**evaluate(tuned, task), "sparsity": measured_sparsity(tuned)["sparsity"],
                     "steps": tune["steps"], "wall_seconds": round(time.time() - start, 3)}
 
-        extra = {}
-        if method == "fip":
-            found, extra["curve"], snapshots = fip_path(dense, task, settings, targets, generator, finetuned)
-            job.steps += found[targets[-1]]["steps"]
-            randoms = [flat_prunable(random_sparse.sample(dense, settings["pca_sparsity"], generator)[0])
-                       for _ in range(settings["random_samples"])]
-            extra["pca"] = {"sparsity": settings["pca_sparsity"],
-                            **weight_pca(snapshots + [("random", vector) for vector in randoms])}
-        elif method == "lth":
-            schedule = settings["lth"]
-            per_level = epoch_steps(task, {**settings["train"], "epochs": schedule["epochs"]})
-            found = lth.iterative_magnitude_pruning(
-                dense, torch.load(Path(base_dir) / "rewind.pt", map_location=device), targets, schedule["fraction"],
-                lambda model, masks: train(model, task, settings["train"], per_level, generator, masks, "lth level"),
-                lambda model: evaluate(model, task))
-            job.steps += found[targets[-1]]["steps"]
-            extra["levels_run"] = len(lth.levels(targets, schedule["fraction"]))
-            extra["steps_per_level"] = per_level
-        elif method == "oneshot":
-            found = {}
-            for target in targets:
-                model, masks = oneshot.prune_once(dense, target)
-                found[target] = {**evaluate(model, task), **measured_sparsity(model), "steps": 0,
-                                 "wall_seconds": 0.0, "finetuned": finetuned(model, masks)}
-        elif method == "random":
-            found = {}
-            for target in targets:
-                samples = [random_sparse.sample(dense, target, generator) for _ in range(settings["random_samples"])]
-                scores = [evaluate(model, task) for model, _ in samples]
-                found[target] = {**{k: sum(s[k] for s in scores) / len(scores) for k in scores[0]},
-                                 "samples": scores, **measured_sparsity(samples[0][0]), "steps": 0,
-                                 "wall_seconds": 0.0, "finetuned": finetuned(*samples[0])}
-        else:
-            raise ValueError(f"unknown sparsity method {method!r}; known: {', '.join(METHODS)}")
+        found, extra, steps = METHODS[method](SparsifyStart(dense, Path(base_dir), task, settings, targets, generator,
+                                                            finetuned))
+        job.steps += steps
         job.timings = {"to_sparsity_seconds": {level_key(p): found[p].pop("wall_seconds") for p in targets},
                        "finetune_seconds": {level_key(p): found[p]["finetuned"].pop("wall_seconds")
                                             for p in targets if "finetuned" in found[p]}}
