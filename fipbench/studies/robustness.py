@@ -12,6 +12,7 @@ Every member's batch-norm statistics are re-estimated on the first `bn_images` t
 images before it is used (FIP and FGE move weights under the training statistics)."""
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,7 +28,6 @@ from fipbench.train import (BatchStream, accuracy, epoch_steps, flat_parameters,
                             sgd_update, train_on_task, with_fresh_batch_norm)
 
 STUDY = "robustness"
-METHODS = ("fip", "deepnet", "fge", "adp")
 
 
 def epsilon_key(epsilon: float) -> str:
@@ -79,47 +79,83 @@ def train_network(cfg: dict, seed: int, data_dir: Path, work: Path, out_dir: Pat
         job.finish({**clean_accuracy(model, task), "parameters": sum(p.numel() for p in model.parameters())})
 
 
+@dataclass
+class EnsembleStart:
+    """What an ensemble builder gets for one trial: the study's settings, the task, the
+    folder of the trained pool (seed<k>/model.pt), the device, the trial's generator, the
+    trial's index, the number of members and the pool's seeds."""
+    settings: dict
+    task: dict
+    networks: Path
+    device: torch.device
+    generator: torch.Generator
+    trial: int
+    size: int
+    pool: list[int]
+
+
+def _deepnet(start: EnsembleStart) -> tuple[list[dict], dict, int]:
+    """Networks of the pool trained independently (baselines/deepnet.py picks which);
+    the steps are what training them cost."""
+    seeds = deepnet.members_of_trial(start.pool, start.size, start.trial)
+    states = [torch.load(start.networks / f"seed{s}" / "model.pt", map_location=start.device) for s in seeds]
+    return states, {"pool_seeds": seeds}, start.size * epoch_steps(start.task, start.settings["train"])
+
+
+def _base_of_trial(start: EnsembleStart) -> tuple[torch.nn.Module, int]:
+    base_seed = start.pool[start.trial % len(start.pool)]
+    return load_network(start.settings, start.networks / f"seed{base_seed}" / "model.pt", start.device), base_seed
+
+
+def _fip(start: EnsembleStart) -> tuple[list[dict], dict, int]:
+    """Members sampled along a FIP walk (L = 0) from one network of the pool."""
+    base, base_seed = _base_of_trial(start)
+    walk = start.settings["fip"]
+    probes = to_input(start.task["train"][0][:walk["probe_images"]])
+    states, cycles = sample_members(base, OutputDistance(base, probes, walk["distance"]), walk, start.size,
+                                    start.generator)
+    return states, {"base_seed": base_seed, "cycles": cycles}, start.size * walk["keep_every"] * walk["descent_steps"]
+
+
+def _fge(start: EnsembleStart) -> tuple[list[dict], dict, int]:
+    """Fast geometric ensembling (baselines/fge.py) from one network of the pool."""
+    base, base_seed = _base_of_trial(start)
+    cycle = start.settings["fge"]
+    cycle_steps = epoch_steps(start.task, {"batch_size": cycle["batch_size"], "epochs": cycle["cycle_epochs"]})
+    stream = BatchStream(*start.task["train"], cycle["batch_size"], start.generator)
+    states = fge.collect(base, stream, start.size, cycle_steps, cycle)
+    return states, {"base_seed": base_seed}, start.size * cycle_steps - (cycle_steps - cycle_steps // 2)
+
+
+def _adp(start: EnsembleStart) -> tuple[list[dict], dict, int]:
+    """Members trained jointly with the adaptive diversity promoting loss (baselines/adp.py)."""
+    joint = adp.Jointly([build_network(start.settings, start.device) for _ in range(start.size)])
+    sgd, weights = start.settings["train"], start.settings["adp"]
+    optimizer = torch.optim.SGD(joint.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
+    steps = epoch_steps(start.task, sgd)
+    run_steps(joint, steps, adp.adp_objective(BatchStream(*start.task["train"], sgd["batch_size"], start.generator),
+                                               weights["alpha"], weights["beta"]),
+              scheduled(sgd_update(optimizer), optimizer, sgd, steps), desc=f"adp trial{start.trial}")
+    return [member.state_dict() for member in joint.members], {}, steps
+
+
+# method -> function of an EnsembleStart giving (members' state_dicts, extra metrics, optimiser steps)
+METHODS = {"fip": _fip, "deepnet": _deepnet, "fge": _fge, "adp": _adp}
+
+
 def build_ensemble(cfg: dict, method: str, trial: int, data_dir: Path, networks: Path, work: Path,
                    out_dir: Path, threads: int) -> None:
-    """Make the members of trial `trial` of `method` (seeded by trial) and save them to
-    work/members.pt. networks: the folder holding seed<k>/model.pt of the trained pool."""
+    """Make the members of trial `trial` of METHODS[method] (seeded by trial) and save them
+    to work/members.pt. networks: the folder holding seed<k>/model.pt of the trained pool."""
+    if method not in METHODS:
+        raise ValueError(f"unknown ensemble method {method!r}; known: {', '.join(METHODS)}")
     settings, device, task, sources = setup(cfg, trial, data_dir, threads)
     size, pool = settings["members"], list(range(settings["pool"]))
     generator = torch.Generator().manual_seed(trial)
     with Job(out_dir, cfg, trial, device, threads, sources) as job:
-        start, extra = time.time(), {}
-        if method == "deepnet":
-            seeds = deepnet.members_of_trial(pool, size, trial)
-            states = [torch.load(Path(networks) / f"seed{s}" / "model.pt", map_location=device) for s in seeds]
-            extra["pool_seeds"] = seeds
-            job.steps = size * epoch_steps(task, settings["train"])  # what training them cost
-        elif method in ("fip", "fge"):
-            base_seed = pool[trial % len(pool)]
-            base = load_network(settings, Path(networks) / f"seed{base_seed}" / "model.pt", device)
-            extra["base_seed"] = base_seed
-            if method == "fip":
-                walk = settings["fip"]
-                probes = to_input(task["train"][0][:walk["probe_images"]])
-                states, extra["cycles"] = sample_members(base, OutputDistance(base, probes, walk["distance"]), walk,
-                                                         size, generator)
-                job.steps = size * walk["keep_every"] * walk["descent_steps"]
-            else:
-                cycle = settings["fge"]
-                cycle_steps = epoch_steps(task, {"batch_size": cycle["batch_size"], "epochs": cycle["cycle_epochs"]})
-                stream = BatchStream(*task["train"], cycle["batch_size"], generator)
-                states = fge.collect(base, stream, size, cycle_steps, cycle)
-                job.steps = size * cycle_steps - (cycle_steps - cycle_steps // 2)
-        elif method == "adp":
-            joint = adp.Jointly([build_network(settings, device) for _ in range(size)])
-            sgd, weights = settings["train"], settings["adp"]
-            optimizer = torch.optim.SGD(joint.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
-            job.steps = epoch_steps(task, sgd)
-            run_steps(joint, job.steps, adp.adp_objective(BatchStream(*task["train"], sgd["batch_size"], generator),
-                                                           weights["alpha"], weights["beta"]),
-                      scheduled(sgd_update(optimizer), optimizer, sgd, job.steps), desc=f"adp trial{trial}")
-            states = [member.state_dict() for member in joint.members]
-        else:
-            raise ValueError(f"unknown ensemble method {method!r}; known: {', '.join(METHODS)}")
+        start = time.time()
+        states, extra, job.steps = METHODS[method](EnsembleStart(settings, task, Path(networks), device, generator,
+                                                                 trial, size, pool))
         members = [refreshed(load_state(settings, state, device), task, settings) for state in states]
         job.timings = {"construction_seconds": round(time.time() - start, 3)}
         work.mkdir(parents=True, exist_ok=True)
