@@ -22,6 +22,7 @@ import copy
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -208,6 +209,62 @@ def start_node(path: str, results: Path, work: Path, seed: int) -> tuple[Path | 
     return folder(work, parent, seed) / f"node{nodes[-1]['node']}.pt", f"{parent}/{nodes[-1]['node']}", nodes[-1]
 
 
+@dataclass
+class PathStart:
+    """What a path's operation gets: the model at the path's start node (walked in place),
+    the study's settings, the tokenized text, the path's name and task (None for an
+    operation on the masked-LM), the tasks the start node has learned, the writer of the
+    path's nodes, the masks of the start node's zeros (kept zero), the path's generator."""
+    model: TextModel
+    settings: dict
+    text: dict
+    path: str
+    task: str | None
+    start_tasks: list[str]
+    writer: PathWriter
+    masks: dict
+    generator: torch.Generator
+
+
+def _mlm(run: PathStart) -> tuple[int, dict]:
+    """Masked-LM re-adaptation of the pretrained model (the base path)."""
+    stage = run.settings["base"]
+    return walk(run.model, stage["steps"], stage["node_every"], mlm_loss(run.text, run.settings, run.generator),
+                adam_update(run.model, stage["lr"], run.masks), run.writer, run.path, 0, True), {}
+
+
+def _finetune(run: PathStart) -> tuple[int, dict]:
+    """Plain fine-tuning on the path's sentiment task."""
+    stage = run.settings[run.task]
+    return walk(run.model, stage["steps"], stage["node_every"],
+                supervised_loss(task_stream(run.text, run.task, stage["batch_size"], run.generator)),
+                adam_update(run.model, stage["lr"], run.masks), run.writer, run.path, 0, True), {}
+
+
+def _cl(run: PathStart) -> tuple[int, dict]:
+    """FIP continual learning of the path's task: its cross-entropy + the output distance
+    on a memory of the tasks the start node has learned."""
+    stage, fip = run.settings[run.task], run.settings["cl"]
+    memory = memory_of(run.text, run.start_tasks, fip["memory_per_task"], run.generator)
+    distance = OutputDistance(run.model, memory, fip["distance"])
+    objective = CrossEntropyObjective(task_stream(run.text, run.task, stage["batch_size"], run.generator))
+    steps = walk(run.model, stage["steps"], stage["node_every"],
+                 fip_loss(distance, objective, fip["beta"], fip["memory_batch"], run.generator),
+                 adam_update(run.model, fip["lr"], run.masks), run.writer, run.path, 0, False)
+    return steps, {"memory": {"inputs": len(memory), "bytes": memory.nbytes + distance.nbytes}}
+
+
+def _co(run: PathStart) -> tuple[int, dict]:
+    """FIP sparsification through the path's targets (sparsify)."""
+    steps, memory, fill_mask = sparsify(run.model, run.settings, run.text, run.path, run.start_tasks, run.writer,
+                                        run.generator)
+    return steps, {"memory": memory, **({} if fill_mask is None else {"fill_mask": fill_mask})}
+
+
+# operation (bert_paths.PATHS) -> function of a PathStart giving (optimiser steps, extra metrics)
+OPERATIONS = {"mlm": _mlm, "finetune": _finetune, "cl": _cl, "co": _co}
+
+
 def run_path(cfg: dict, path: str, text_file: Path, results: Path, work: Path, threads: int) -> None:
     """Walk one path from its start node (start_node; the pretrained model for the base path)
     and write its nodes (metrics["nodes"]) to results/<path>/ and their weights to work/<path>/."""
@@ -225,31 +282,11 @@ def run_path(cfg: dict, path: str, text_file: Path, results: Path, work: Path, t
         start_tasks = [] if start is None else json.loads((Path(start).parent / "tasks.json").read_text())
         tasks = start_tasks + ([task] if task else [])
         writer = PathWriter(work, text, settings["eval_batch"], start_id, model)
-        masks, extra, began = kept_zeros(model), {}, time.perf_counter()
+        began = time.perf_counter()
+        run = PathStart(model, settings, text, path, task, start_tasks, writer, kept_zeros(model), generator)
         if operation == "mlm":
             start_record = writer.save(model, path, 0, stage_end=False)  # the pretrained model: the root of every path
-            stage = settings["base"]
-            job.steps = walk(model, stage["steps"], stage["node_every"], mlm_loss(text, settings, generator),
-                             adam_update(model, stage["lr"], masks), writer, path, 0, True)
-        elif operation == "finetune":
-            stage = settings[task]
-            job.steps = walk(model, stage["steps"], stage["node_every"],
-                             supervised_loss(task_stream(text, task, stage["batch_size"], generator)),
-                             adam_update(model, stage["lr"], masks), writer, path, 0, True)
-        elif operation == "cl":
-            stage, fip = settings[task], settings["cl"]
-            memory = memory_of(text, start_tasks, fip["memory_per_task"], generator)
-            distance = OutputDistance(model, memory, fip["distance"])
-            extra["memory"] = {"inputs": len(memory), "bytes": memory.nbytes + distance.nbytes}
-            objective = CrossEntropyObjective(task_stream(text, task, stage["batch_size"], generator))
-            job.steps = walk(model, stage["steps"], stage["node_every"],
-                             fip_loss(distance, objective, fip["beta"], fip["memory_batch"], generator),
-                             adam_update(model, fip["lr"], masks), writer, path, 0, False)
-        elif operation == "co":
-            job.steps, extra["memory"], extra["fill_mask"] = sparsify(model, settings, text, path, start_tasks, writer,
-                                                                      generator)
-            if extra["fill_mask"] is None:
-                del extra["fill_mask"]
+        job.steps, extra = OPERATIONS[operation](run)
         job.timings = {"path_seconds": round(time.perf_counter() - began, 3)}
         (Path(work) / "tasks.json").write_text(json.dumps(tasks))
         scores = [key for key in writer.nodes[-1] if key in SCORES]
