@@ -113,10 +113,12 @@ def flat_parameters(model) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
+CHECK_SECONDS = 30.0  # longest wall time between two reads of the non-finite-loss flag
+
+
 def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: Callable | None = None,
               record_every: int = 0, checkpoint_dir: Path | None = None, checkpoint_every: int = 0,
-              desc: str = "train", train_mode: bool = True, clock: dict | None = None,
-              check_seconds: float = 30.0) -> list[dict]:
+              desc: str = "train", train_mode: bool = True, clock: dict | None = None) -> list[dict]:
     """Take n_steps optimisation steps; return the records taken along the way.
 
     loss_fn(model) -> (loss tensor, {name: detached scalar tensor}); update(loss) changes
@@ -135,7 +137,7 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
     records are taken (record_every > 0). Nothing is read back from the device between
     record points: loss parts, path length, turning angle and the step of the first
     non-finite loss stay there. The latter is read at records, checkpoints, the end, and
-    at most once per check_seconds of wall time in between; a non-finite loss then raises
+    at most once per CHECK_SECONDS of wall time in between; a non-finite loss then raises
     NonFiniteLoss naming its step."""
     start = previous = flat_parameters(model)
     path_length = torch.zeros((), dtype=torch.float64, device=start.device)
@@ -181,7 +183,7 @@ def run_steps(model, n_steps: int, loss_fn: Callable, update: Callable, record: 
             last_step = step_vector
         if record_every and (step % record_every == 0 or step == n_steps):
             take_record(step, parts)
-        elif time.perf_counter() - checked > check_seconds:
+        elif time.perf_counter() - checked > CHECK_SECONDS:
             check_finite()
         if checkpoint_dir is not None and checkpoint_every and step % checkpoint_every == 0:
             check_finite()
