@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from torch.optim.swa_utils import update_bn
 from tqdm import tqdm
 
-from fipbench.data.vision import to_input
+from fipbench.data.vision import random_crop_flip, to_input
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -24,13 +24,15 @@ class BatchStream:
     next() gives (inputs float [B, C, H, W] in [0, 1], labels + label_offset [B]);
     a new permutation is drawn from `generator` at the start of every epoch. transform
     turns x's rows into inputs: to_input for images; None passes them as they are (token
-    ids [B, T])."""
+    ids [B, T]). augment: each batch's uint8 images are randomly cropped and flipped first
+    (fipbench.data.vision.random_crop_flip)."""
 
     def __init__(self, x, y, batch_size: int, generator: torch.Generator, label_offset: int = 0,
-                 transform: Callable | None = to_input):
+                 transform: Callable | None = to_input, augment: bool = False):
         self.x, self.y, self.batch_size = x, y, batch_size
         self.generator, self.label_offset = generator, label_offset
-        self.transform = transform or (lambda rows: rows)
+        convert = transform or (lambda rows: rows)
+        self.transform = (lambda rows: convert(random_crop_flip(rows, generator))) if augment else convert
         self.order, self.position = None, len(y)
 
     @property
@@ -49,11 +51,12 @@ class BatchStream:
         return self.transform(self.x[index]), self.y[index] + self.label_offset
 
 
-def supervised_loss(stream: BatchStream) -> Callable:
-    """Loss function for run_steps: cross-entropy of the model on the stream's next batch."""
+def supervised_loss(stream: BatchStream, label_smoothing: float = 0.0) -> Callable:
+    """Loss function for run_steps: cross-entropy of the model on the stream's next batch
+    (with label_smoothing, the weight spread uniformly over the classes)."""
     def loss_fn(model):
         inputs, labels = next(stream)
-        loss = F.cross_entropy(model(inputs), labels)
+        loss = F.cross_entropy(model(inputs), labels, label_smoothing=label_smoothing)
         return loss, {"loss": loss.detach()}
     return loss_fn
 
@@ -65,6 +68,23 @@ def sgd_update(optimizer: torch.optim.Optimizer) -> Callable:
         loss.backward()
         optimizer.step()
     return update
+
+
+def recipe_optimizer(parameters, sgd: dict) -> torch.optim.SGD:
+    """SGD with a training recipe's lr and momentum, and its nesterov and weight_decay
+    where it sets them (off otherwise)."""
+    return torch.optim.SGD(parameters, lr=sgd["lr"], momentum=sgd["momentum"], nesterov=sgd.get("nesterov", False),
+                           weight_decay=sgd.get("weight_decay", 0.0))
+
+
+def recipe_stream(task: dict, sgd: dict, generator: torch.Generator) -> BatchStream:
+    """The batches of a training recipe over task["train"]: its batch size, augmented when it says so."""
+    return BatchStream(*task["train"], sgd["batch_size"], generator, augment=sgd.get("augment", False))
+
+
+def recipe_loss(stream: BatchStream, sgd: dict) -> Callable:
+    """supervised_loss on stream with the recipe's label smoothing (0 unless it sets one)."""
+    return supervised_loss(stream, sgd.get("label_smoothing", 0.0))
 
 
 def scheduled(update: Callable, optimizer: torch.optim.Optimizer, sgd: dict, n_steps: int) -> Callable:
@@ -82,13 +102,13 @@ def scheduled(update: Callable, optimizer: torch.optim.Optimizer, sgd: dict, n_s
 
 def train_on_task(model, task: dict, sgd: dict, n_steps: int, generator: torch.Generator, update=None,
                   desc: str = "train") -> int:
-    """n_steps of SGD (sgd: batch_size, lr, momentum, optional lr_end) on task["train"] =
-    (x uint8, y); update(optimizer) -> update function replaces plain sgd_update (for
-    example a masked one). Returns n_steps."""
-    stream = BatchStream(*task["train"], sgd["batch_size"], generator)
-    optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
+    """n_steps of a training recipe on task["train"] = (x uint8, y). sgd: batch_size, lr,
+    momentum; optional lr_end (cosine decay over the n_steps), nesterov, weight_decay,
+    label_smoothing, augment (config/schema.json, "recipe"). update(optimizer) -> update
+    function replaces plain sgd_update (for example a masked one). Returns n_steps."""
+    optimizer = recipe_optimizer(model.parameters(), sgd)
     step = scheduled((update or sgd_update)(optimizer), optimizer, sgd, n_steps)
-    run_steps(model, n_steps, supervised_loss(stream), step, desc=desc)
+    run_steps(model, n_steps, recipe_loss(recipe_stream(task, sgd, generator), sgd), step, desc=desc)
     return n_steps
 
 

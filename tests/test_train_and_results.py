@@ -9,11 +9,12 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from fipbench.claims import evaluate_claim
-from fipbench.data.vision import to_input
+from fipbench.data.vision import random_crop_flip, to_input
 from fipbench.fip import CrossEntropyObjective, OutputDistance, fip_loss
 from fipbench.results import Job
 from fipbench.studies.continual_2task import new_task_statistics_only
-from fipbench.train import BatchStream, NonFiniteLoss, accuracy, run_steps, scheduled, sgd_update, supervised_loss
+from fipbench.train import (BatchStream, NonFiniteLoss, accuracy, recipe_optimizer, recipe_stream, run_steps, scheduled,
+                            sgd_update, supervised_loss, train_on_task)
 
 
 def tiny_cnn():
@@ -77,6 +78,46 @@ def test_learning_rate_decays_to_lr_end_only_when_asked(lr_end):
     else:
         assert seen[0] == 0.1 and all(a > b for a, b in zip(seen, seen[1:]))
         assert seen[5] == pytest.approx((0.1 + lr_end) / 2) and final == pytest.approx(lr_end)
+
+
+@pytest.mark.parametrize("shape", [(6, 28, 28), (6, 32, 32, 3)])
+def test_crop_and_flip_gives_a_shifted_window_of_the_padded_image_or_its_mirror(shape):
+    x = torch.randint(1, 256, shape, generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    out = random_crop_flip(x, torch.Generator().manual_seed(1), padding=4)
+    assert out.shape == x.shape and out.dtype == torch.uint8
+    padded = torch.nn.functional.pad(x.unsqueeze(-1) if x.dim() == 3 else x, (0, 0, 4, 4, 4, 4)).squeeze(-1)
+    h, w = shape[1:3]
+    for image, source in zip(out, padded):
+        windows = [window for dy in range(9) for dx in range(9)
+                   for window in (source[dy:dy + h, dx:dx + w], source[dy:dy + h, dx:dx + w].flip(1))]
+        assert any(torch.equal(image, window) for window in windows)
+    again = random_crop_flip(x, torch.Generator().manual_seed(1), padding=4)
+    assert torch.equal(out, again)  # the generator decides everything
+    assert not torch.equal(out, x)  # 6 images: some offset or flip differs from none
+    unpadded = random_crop_flip(x, torch.Generator().manual_seed(2), padding=0)
+    assert all(torch.equal(image, source) or torch.equal(image, source.flip(1)) for image, source in zip(unpadded, x))
+
+
+def test_a_recipe_sets_nesterov_weight_decay_label_smoothing_and_augmentation():
+    sgd = {"epochs": 1, "batch_size": 8, "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
+           "label_smoothing": 0.1, "augment": True}
+    group = recipe_optimizer(tiny_cnn().parameters(), sgd).param_groups[0]
+    assert group["nesterov"] and group["weight_decay"] == 5e-4
+    plain = recipe_optimizer(tiny_cnn().parameters(), {"lr": 0.1, "momentum": 0.0}).param_groups[0]
+    assert not plain["nesterov"] and plain["weight_decay"] == 0.0
+    x, y = images(32, 0)
+    augmented = next(recipe_stream({"train": (x, y)}, sgd, torch.Generator().manual_seed(0)))[0]
+    unchanged = next(recipe_stream({"train": (x, y)}, {**sgd, "augment": False}, torch.Generator().manual_seed(0)))[0]
+    assert augmented.shape == unchanged.shape and not torch.equal(augmented, unchanged)
+    torch.manual_seed(0)
+    model = tiny_cnn()
+    assert train_on_task(model, {"train": (x, y)}, sgd, 4, torch.Generator().manual_seed(0)) == 4
+    model.eval()
+    logits, labels = model(to_input(x[:8])), y[:8]  # one batch of all 8: the mean is the same in any order
+    loss = supervised_loss(BatchStream(x[:8], labels, 8, torch.Generator().manual_seed(0)), 0.1)(model)[0]
+    assert loss.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1).item(),
+                                        rel=1e-5)
+    assert loss.item() != pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-3)
 
 
 def test_non_finite_loss_stops_the_loop_naming_its_first_step():

@@ -189,6 +189,23 @@ def load_splits(path: Path, device: torch.device) -> tuple[dict, dict]:
         prepared["source"]
 
 
+def random_crop_flip(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
+    """The standard CIFAR augmentation on uint8 images [B, H, W] or [B, H, W, C], on their
+    device: each image padded with `padding` zero pixels per side, cropped back to H x W at
+    a random offset and flipped left-right with probability 1/2 (draws from generator, a
+    CPU generator). Returns uint8 images of the input's shape."""
+    b, h, w = images.shape[:3]
+    offsets = torch.randint(0, 2 * padding + 1, (2, b), generator=generator).to(images.device)
+    flips = (torch.rand(b, generator=generator) < 0.5).to(images.device)
+    padded = torch.nn.functional.pad(images.unsqueeze(-1) if images.dim() == 3 else images,
+                                     (0, 0, padding, padding, padding, padding))
+    rows = offsets[0, :, None] + torch.arange(h, device=images.device)  # [B, H]
+    cols = offsets[1, :, None] + torch.arange(w, device=images.device)  # [B, W]
+    cols = torch.where(flips[:, None], cols.flip(1), cols)
+    cropped = padded[torch.arange(b, device=images.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return cropped.squeeze(-1) if images.dim() == 3 else cropped
+
+
 def to_input(images: torch.Tensor) -> torch.Tensor:
     """uint8 images [N, H, W] or [N, H, W, C] -> float inputs [N, C, H, W] in [0, 1]."""
     channels_first = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)

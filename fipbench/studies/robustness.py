@@ -24,8 +24,8 @@ from fipbench.data.vision import load_splits, to_input
 from fipbench.ensemble import Ensemble, perturbation_size, pgd
 from fipbench.fip import OutputDistance, sample_members
 from fipbench.results import Job, resolve_device, seed_everything
-from fipbench.train import (BatchStream, accuracy, epoch_steps, flat_parameters, predict, run_steps, scheduled,
-                            sgd_update, train_on_task, with_fresh_batch_norm)
+from fipbench.train import (accuracy, epoch_steps, flat_parameters, predict, recipe_optimizer, recipe_stream, run_steps,
+                            scheduled, sgd_update, train_on_task, with_fresh_batch_norm)
 
 STUDY = "robustness"
 
@@ -122,7 +122,7 @@ def _fge(start: EnsembleStart) -> tuple[list[dict], dict, int]:
     base, base_seed = _base_of_trial(start)
     cycle = start.settings["fge"]
     cycle_steps = epoch_steps(start.task, {"batch_size": cycle["batch_size"], "epochs": cycle["cycle_epochs"]})
-    stream = BatchStream(*start.task["train"], cycle["batch_size"], start.generator)
+    stream = recipe_stream(start.task, {**start.settings["train"], "batch_size": cycle["batch_size"]}, start.generator)
     states = fge.collect(base, stream, start.size, cycle_steps, cycle)
     return states, {"base_seed": base_seed}, start.size * cycle_steps - (cycle_steps - cycle_steps // 2)
 
@@ -131,9 +131,9 @@ def _adp(start: EnsembleStart) -> tuple[list[dict], dict, int]:
     """Members trained jointly with the adaptive diversity promoting loss (baselines/adp.py)."""
     joint = adp.Jointly([build_network(start.settings, start.device) for _ in range(start.size)])
     sgd, weights = start.settings["train"], start.settings["adp"]
-    optimizer = torch.optim.SGD(joint.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
+    optimizer = recipe_optimizer(joint.parameters(), sgd)
     steps = epoch_steps(start.task, sgd)
-    run_steps(joint, steps, adp.adp_objective(BatchStream(*start.task["train"], sgd["batch_size"], start.generator),
+    run_steps(joint, steps, adp.adp_objective(recipe_stream(start.task, sgd, start.generator),
                                                weights["alpha"], weights["beta"]),
               scheduled(sgd_update(optimizer), optimizer, sgd, steps), desc=f"adp trial{start.trial}")
     return [member.state_dict() for member in joint.members], {}, steps

@@ -31,8 +31,8 @@ from fipbench.fip import OutputDistance, SparseProjectionObjective, fip_loss
 from fipbench.pruning import distance_to_sparse, masked_update, measured_sparsity, project, prunable
 from fipbench.records import level_key
 from fipbench.results import Job, resolve_device, seed_everything
-from fipbench.train import (BatchStream, accuracy, epoch_steps, predict, run_steps, sgd_update, supervised_loss,
-                            train_on_task, with_fresh_batch_norm)
+from fipbench.train import (accuracy, epoch_steps, predict, recipe_loss, recipe_optimizer, recipe_stream, run_steps,
+                            scheduled, sgd_update, train_on_task, with_fresh_batch_norm)
 
 STUDY = "sparsity"
 
@@ -79,13 +79,13 @@ def train_dense(cfg: dict, network: str, seed: int, data_dir: Path, work: Path, 
         model = models.build(network).to(device)
         sgd, rewind = settings["train"], settings["lth"]["rewind_step"]
         job.steps = epoch_steps(task, sgd)
-        stream = BatchStream(*task["train"], sgd["batch_size"], generator)
-        optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
+        loss_fn = recipe_loss(recipe_stream(task, sgd, generator), sgd)
+        optimizer = recipe_optimizer(model.parameters(), sgd)
+        update = scheduled(sgd_update(optimizer), optimizer, sgd, job.steps)  # one schedule over both parts
         work.mkdir(parents=True, exist_ok=True)
-        run_steps(model, rewind, supervised_loss(stream), sgd_update(optimizer), desc=f"{network} dense to rewind")
+        run_steps(model, rewind, loss_fn, update, desc=f"{network} dense to rewind")
         torch.save(model.state_dict(), work / "rewind.pt")
-        run_steps(model, job.steps - rewind, supervised_loss(stream), sgd_update(optimizer),
-                  desc=f"{network} dense seed{seed}")
+        run_steps(model, job.steps - rewind, loss_fn, update, desc=f"{network} dense seed{seed}")
         torch.save(model.state_dict(), work / "model.pt")
         job.finish({**evaluate(model, task), "parameters": sum(p.numel() for p in model.parameters()),
                     "prunable_weights": sum(w.numel() for w in prunable(model).values())})
