@@ -98,7 +98,8 @@ def measured_sparsity(model) -> dict:
     (numbered in the order of prunable(model)), "nonzero": count, "ends_margin": points by
     which the first and the last layer are less sparse than the least sparse layer between
     them (positive: both ends are the least sparse layers; absent below 3 layers),
-    "connectivity": see connectivity()}, counted on the weights."""
+    "inner_mean" and "inner_max": the mean and the largest % zeros of those layers between
+    (absent below 3 layers), "connectivity": see connectivity()}, counted on the weights."""
     weights = list(prunable(model).values())
     zeros = [int((w == 0).sum()) for w in weights]
     total = sum(w.numel() for w in weights)
@@ -107,7 +108,9 @@ def measured_sparsity(model) -> dict:
               "per_layer": {f"layer{i}": value for i, value in enumerate(per_layer, start=1)},
               "nonzero": total - sum(zeros), "connectivity": connectivity(weights)}
     if len(per_layer) >= 3:
-        result["ends_margin"] = min(per_layer[1:-1]) - max(per_layer[0], per_layer[-1])
+        inner = per_layer[1:-1]
+        result.update(ends_margin=min(inner) - max(per_layer[0], per_layer[-1]),
+                      inner_mean=sum(inner) / len(inner), inner_max=max(inner))
     return result
 
 

@@ -75,6 +75,12 @@ def test_connectivity_and_ends_margin_are_counted_on_the_weights():
     # layer sparsity 75 / 50 / 50 %: the middle layer is not sparser than the ends
     assert counted["per_layer"] == {"layer1": 75.0, "layer2": 50.0, "layer3": 50.0}
     assert counted["ends_margin"] == 50.0 - 75.0
+    assert counted["inner_mean"] == counted["inner_max"] == 50.0  # the one layer between the ends
+    with torch.no_grad():
+        model.insert(4, torch.nn.Linear(2, 2, bias=False))
+        model[4].weight.copy_(torch.tensor([[0.0, 0], [0, 1]]))
+    counted = measured_sparsity(model)  # per layer 75 / 50 / 75 / 50 %
+    assert counted["inner_mean"] == 62.5 and counted["inner_max"] == 75.0
 
 
 def test_masked_update_keeps_pruned_weights_at_zero_under_momentum():
