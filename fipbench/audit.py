@@ -1,5 +1,5 @@
 """Provenance audit of a results tree (part of `fipbench check`): every provenance.json
-must name a commit this repository has, a config hash that matches the config it records,
+must name a commit of HEAD's history, made from a clean tree, a config hash that matches the config it records,
 the tree's scale and the config that scale gives its job today, sha256 digests that match
 the outputs beside it, and data checksums that match the mirror's SHA256SUMS."""
 
@@ -53,11 +53,12 @@ def projected(recorded: dict, expected: dict) -> dict:
 
 def audit(results: Path, cfg: dict, mirror: Path | None) -> tuple[list[str], list[str]]:
     """(problems, notes) over every provenance.json under results, the tree of cfg's scale.
-    A problem names the folder or file and what does not match; notes say what could not
-    be checked (no mirror, no or a shallow git history, results from before outputs were
-    hashed), which results were made from a tree with uncommitted changes (listed, not
-    failed: the commit still names the code they ran beside) and, last, what was checked."""
-    problems, notes, dirty, unhashed = [], [], [], []
+    A problem names the folder or file and what does not match (a result made from a tree
+    with uncommitted changes, or at a commit that is not HEAD or one of its ancestors, is
+    one: its code cannot be recovered from this history); notes say what could not be
+    checked (no mirror, no or a shallow git history, results from before outputs were
+    hashed) and, last, what was checked."""
+    problems, notes, unhashed = [], [], []
     in_git = _git("rev-parse", "--git-dir").returncode == 0
     check_commits = in_git and _git("rev-parse", "--is-shallow-repository").stdout.strip() != "true"
     if not check_commits:
@@ -72,14 +73,18 @@ def audit(results: Path, cfg: dict, mirror: Path | None) -> tuple[list[str], lis
         provenance = json.loads(path.read_text())
         commit = provenance.get("commit")
         if provenance.get("dirty"):
-            dirty.append(str(folder))
+            problems.append(f"{folder}: made from a tree with uncommitted changes beside commit {commit}")
         if check_commits and commit is None:
             problems.append(f"{folder}: no commit recorded")
         elif check_commits:
             if commit not in known_commits:
-                known_commits[commit] = _git("cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
-            if not known_commits[commit]:
+                known_commits[commit] = ("ancestor" if _git("merge-base", "--is-ancestor", commit, "HEAD").returncode == 0
+                                         else "elsewhere" if _git("cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
+                                         else "unknown")
+            if known_commits[commit] == "unknown":
                 problems.append(f"{folder}: commit {commit} is not in this repository")
+            elif known_commits[commit] == "elsewhere":
+                problems.append(f"{folder}: commit {commit} is not HEAD or one of its ancestors")
         if config_hash(provenance["config"]) != provenance["config_hash"]:
             problems.append(f"{folder}: config_hash {provenance['config_hash']} does not match its config "
                             f"({config_hash(provenance['config'])})")
@@ -110,16 +115,13 @@ def audit(results: Path, cfg: dict, mirror: Path | None) -> tuple[list[str], lis
     for path in sorted(Path(results).rglob("metrics.json")):
         if not (path.parent / "provenance.json").exists():
             problems.append(f"{path.relative_to(results)}: no provenance.json beside it")
-    if dirty:
-        notes.append(f"{len(dirty)} results were made with uncommitted changes beside their commit: "
-                     + ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else ""))
     if unhashed:
         notes.append(f"outputs not checked for {len(unhashed)} results made before provenance recorded their "
                      "sha256: " + ", ".join(unhashed[:5]) + (" ..." if len(unhashed) > 5 else ""))
-    checked = [f"{len(paths)} provenance records", "config hashes",
+    checked = [f"{len(paths)} provenance records", "clean trees", "config hashes",
                f"scale and config against the {cfg['scale']} config"]
     if check_commits:
-        checked.append("commits")
+        checked.append("commits in HEAD's history")
     if len(paths) > len(unhashed):
         checked.append(f"output sha256 of {len(paths) - len(unhashed)} results")
     if checksums is not None:

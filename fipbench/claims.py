@@ -1,7 +1,26 @@
-"""Claims and gates: evaluate config/claims.yaml on a results tree (`fipbench check`)."""
+"""Claims: judge every row of config/claims.yaml on a results tree (`fipbench check`).
+
+Each row states one thing, its `statement`: a level (the paper's value, range or bound,
+with the paper's sd and n where it gives them), an ordering (`beats` another method's
+metric or a constant, by the paper's `gap` where it states one) or parity (`par`: at par
+with another method). Wherever results exist, at every scale, the row gets one verdict by
+one rule (docs/verdicts.md):
+
+    sigma = sqrt(sum of sd^2 / n over the means compared)   ours from the seeds (and a stochastic estimate's
+                                                             own standard error); the paper's from its sd and n
+    t     = max(2 sigma, resolution)                         resolution: RESOLUTION points unless the row sets one
+    level     d = how far our mean lies outside the stated value or range (0 inside): reproduced when |d| <= t
+    ordering  d = ours - the other: not separated when |d| <= t, else reproduced when d > 0 and d >= gap / 4
+    parity    d = ours - the other: reproduced when d >= -t
+
+Gates (`gates: {scale: form}`) are what the suite guarantees at a scale: their own column;
+a failed or incomplete gate fails the check. Each row also names its setting at the
+scale: the paper's, or the reduction the scale runs (`settings` in config/claims.yaml)."""
 
 import json
+import math
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -12,26 +31,67 @@ from fipbench.config import sparsity_seeds
 from fipbench.data.mirror import mirror_root
 
 CLAIMS_FILE = REPO_ROOT / "config" / "claims.yaml"
+RESOLUTION = 0.5  # points: no difference smaller than this is read as an effect (accuracies in %)
 
 
 def lookup(metrics: dict, key: str):
-    """The value at dotted path key in metrics (KeyError when absent)."""
+    """The value at dotted path key in metrics (KeyError when absent); a last part `count`
+    of a list gives its length."""
     value = metrics
     for part in key.split("."):
-        value = value[part]
+        value = len(value) if part == "count" and isinstance(value, list) else value[part]
     return value
 
 
-def collect(results: Path, study: str, method: str, key: str, seeds: list[int]) -> dict:
-    """{"values": [...], "missing": [seeds without a result]} for one metric."""
-    values, missing = [], []
+@dataclass
+class Sample:
+    """One metric (key of method's metrics.json) over the seeds that should have it:
+    missing, the seeds without a metrics.json; absent, those whose metrics.json has no such
+    key (the scale does not measure it, for example a sparsity it does not run)."""
+    method: str
+    key: str
+    values: list[float]
+    missing: list[int]
+    absent: list[int]
+    errors: list[float]  # standard error of each seed's value as its job estimated it (0: exact)
+
+    @property
+    def mean(self) -> float:
+        return statistics.mean(self.values)
+
+    @property
+    def variance_of_mean(self) -> float:
+        """sd^2 / n over the seeds (0 for one seed: its spread is unknown), plus the mean
+        squared standard error of the seeds' own estimates / n."""
+        n = len(self.values)
+        spread = statistics.variance(self.values) / n if n > 1 else 0.0
+        return spread + sum(e * e for e in self.errors) / n / n
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.key}: {summary(self.values)}"
+
+
+def collect(results: Path, study: str, method: str, key: str, seeds: list[int]) -> Sample:
+    """The metric over seeds, from results/<study>/<method>/seed<k>/metrics.json; where a
+    key `standard_error` stands beside the metric (a stochastic estimate), its errors too."""
+    values, missing, absent, errors = [], [], [], []
+    sibling = ".".join(key.split(".")[:-1] + ["standard_error"])
     for seed in seeds:
         path = results / study / method / f"seed{seed}" / "metrics.json"
-        if path.exists():
-            values.append(float(lookup(json.loads(path.read_text()), key)))
-        else:
+        if not path.exists():
             missing.append(seed)
-    return {"values": values, "missing": missing}
+            continue
+        metrics = json.loads(path.read_text())
+        try:
+            values.append(float(lookup(metrics, key)))
+        except KeyError:
+            absent.append(seed)
+            continue
+        try:
+            errors.append(float(lookup(metrics, sibling)))
+        except (KeyError, TypeError):  # no such key, or the metric sits in a list
+            errors.append(0.0)
+    return Sample(method, key, values, missing, absent, errors)
 
 
 def number(value: float) -> str:
@@ -47,78 +107,152 @@ def summary(values: list[float]) -> str:
     return f"{number(statistics.mean(values))} +- {number(sd)} (n={len(values)})"
 
 
-def evaluate_claim(claim: dict, scale: str, results: Path, seeds: list[int] | dict[str, list[int]]) -> dict:
-    """One row of the claims table: paper, reproduced, expectation and verdict. seeds: the
-    seed folders every method should have, or {method: seeds} where methods differ."""
-    paper = claim["paper"]
-    row = {"id": claim["id"], "figure": claim["figure"], "claim": claim["claim"],
-           "paper": "-" if paper.get("value") is None else
-           f"{paper['value']}" + (f" +- {paper['sd']}" if paper.get("sd") is not None else "") + f" (n={paper['n']})"}
-    expect = claim["expect"].get(scale)
-    if expect is None or expect["kind"] == "not_run":
-        reason = "not stated" if expect is None else f"not run: {expect['reason']}"
-        return {**row, "kind": "-", "reproduced": "-", "expectation": reason, "verdict": "not run"}
+def bounds(statement: dict) -> tuple[float, float]:
+    """(low, high) of a level statement: a value, a range, or a one-sided bound."""
+    if "value" in statement:
+        return statement["value"], statement["value"]
+    if "range" in statement:
+        return tuple(statement["range"])
+    return statement.get("at_least", -math.inf), statement.get("at_most", math.inf)
+
+
+def judge(statement: dict, ours: Sample, other: Sample | None, resolution: float) -> tuple[str, float, float]:
+    """(verdict, d, t) of a statement by the module's rule. other: the compared method's
+    sample of an ordering or parity (None when it compares with a constant or is a level)."""
+    if "beats" in statement or "par" in statement:
+        reference = other.mean if other is not None else float(statement.get("beats", statement.get("par")))
+        d = ours.mean - reference
+        t = max(2 * math.sqrt(ours.variance_of_mean + (other.variance_of_mean if other else 0.0)), resolution)
+        if "par" in statement:
+            return ("reproduced" if d >= -t else "not reproduced"), d, t
+        if abs(d) <= t:
+            return "not separated", d, t
+        return ("reproduced" if d > 0 and d >= statement.get("gap", 0.0) / 4 else "not reproduced"), d, t
+    low, high = bounds(statement)
+    d = ours.mean - high if ours.mean > high else ours.mean - low if ours.mean < low else 0.0
+    paper_variance = statement.get("sd", 0.0) ** 2 / statement.get("n", 1)
+    t = max(2 * math.sqrt(ours.variance_of_mean + paper_variance), resolution)
+    return ("reproduced" if abs(d) <= t else "not reproduced"), d, t
+
+
+def compared_method(statement: dict) -> dict | None:
+    """{method, key} an ordering or parity compares with; None for a level or a constant."""
+    target = statement.get("beats", statement.get("par"))
+    return target if isinstance(target, dict) else None
+
+
+def describe_statement(statement: dict) -> str:
+    """The statement as the table's paper column shows it."""
+    spread = (f" +- {statement['sd']}" if "sd" in statement else "") + (f" (n={statement['n']})" if "n" in statement
+                                                                       else "")
+    target = statement.get("beats", statement.get("par"))
+    if target is not None:
+        name = f"{target['method']} {target['key']}" if isinstance(target, dict) else number(target)
+        if "par" in statement:
+            return f"at par with {name}"
+        return f"> {name}" + (f" by {statement['gap']}" if "gap" in statement else "") + spread
+    if "value" in statement:
+        return f"{statement['value']}{spread}"
+    if "range" in statement:
+        return f"{statement['range'][0]}-{statement['range'][1]}{spread}"
+    return (f">= {statement['at_least']}" if "at_least" in statement else f"<= {statement['at_most']}") + spread
+
+
+GATE_FORMS = {  # gate form -> (test of (mean, other mean, form's value), text)
+    "at_least": (lambda mean, other, v: mean >= v, lambda v: f">= {v}"),
+    "at_most": (lambda mean, other, v: mean <= v, lambda v: f"<= {v}"),
+    "range": (lambda mean, other, v: v[0] <= mean <= v[1], lambda v: f"in [{v[0]}, {v[1]}]"),
+    "exceeds": (lambda mean, other, v: mean >= other + v["margin"],
+                lambda v: f">= {v['method']} {v['key']} + {v['margin']}"),
+    "ratio": (lambda mean, other, v: mean / other >= v["at_least"],
+              lambda v: f"/ {v['method']} {v['key']} >= {v['at_least']}"),
+}
+
+
+def evaluate_gate(gate: dict, ours: Sample, results: Path, study: str, seeds_for) -> str:
+    """'pass (...)', 'FAIL (...)' or 'incomplete (...)' of one gate form on ours."""
+    form = next(name for name in GATE_FORMS if name in gate)
+    test, text = GATE_FORMS[form]
+    spec = gate[form]
+    other = (collect(results, study, spec["method"], spec["key"], seeds_for(spec["method"]))
+             if form in ("exceeds", "ratio") else None)
+    if ours.missing or not ours.values or (other is not None and (other.missing or not other.values)):
+        return f"incomplete ({text(spec)})"
+    return ("pass" if test(ours.mean, other.mean if other else None, spec) else "FAIL") + f" ({text(spec)})"
+
+
+def setting_of(claim: dict, scale: str, settings: dict, results: Path, seeds_for) -> str:
+    """The setting column: the reduction the scale runs for the row's study (or network),
+    with its anchor, our number against the paper's, read from the results."""
     metric = claim["metric"]
-    expected = seeds.get if isinstance(seeds, dict) else (lambda _: seeds)
-    measured = collect(results, metric["study"], metric["method"], metric["key"], expected(metric["method"]))
-    row.update(kind=expect["kind"], reproduced=f"{metric['method']} {metric['key']}: {summary(measured['values'])}")
-    missing = measured["missing"]
-    other = None
-    compared = expect.get("exceeds") or expect.get("ratio")
-    if compared:
-        other = collect(results, metric["study"], compared["method"], compared["key"], expected(compared["method"]))
-        row["reproduced"] += f"; {compared['method']} {compared['key']}: {summary(other['values'])}"
-        missing = missing + other["missing"]
-    row["expectation"] = describe(expect, paper)
-    if missing:
-        row["verdict"] = "incomplete" if measured["values"] or (other and other["values"]) else "not run"
-        row["reproduced"] += f" [missing seeds {sorted(set(missing))}]"
-        return row
-    mean = statistics.mean(measured["values"])
-    if "ratio" in expect:
-        ratio = mean / statistics.mean(other["values"])
-        row["reproduced"] += f"; ratio {ratio:.2f}"
-    holds = {
-        "at_least": lambda: mean >= expect["at_least"],
-        "at_most": lambda: mean <= expect["at_most"],
-        "within": lambda: abs(mean - paper["value"]) <= expect["within"],
-        "range": lambda: expect["range"][0] <= mean <= expect["range"][1],
-        "exceeds": lambda: mean >= statistics.mean(other["values"]) + expect["exceeds"]["margin"],
-        "ratio": lambda: ratio >= expect["ratio"]["at_least"],
-    }
-    form = next(name for name in holds if name in expect)
-    ok = holds[form]()
-    if expect["kind"] == "gate":
-        row["verdict"] = "pass" if ok else "FAIL"
-    else:
-        row["verdict"] = "reproduced" if ok else "not reproduced"
-    return row
+    group = (f"{metric['study']}/{metric['method'].split('/')[0]}" if "/" in metric["method"] else metric["study"])
+    by_scale = settings.get(scale, {})
+    setting = by_scale.get(group) or by_scale.get(metric["study"]) or by_scale.get("default")
+    if setting is None:
+        return "-"
+    text = setting["text"]
+    anchor = setting.get("anchor")
+    if anchor is not None:
+        found = collect(results, anchor["study"], anchor["method"], anchor["key"], seeds_for(anchor["method"],
+                                                                                             anchor["study"]))
+        if found.values:
+            text += f"; {anchor['label']} {number(found.mean)} % against {anchor['paper']}"
+    return text
 
 
-def describe(expect: dict, paper: dict) -> str:
-    kind = expect["kind"]
-    if "at_least" in expect:
-        text = f">= {expect['at_least']}"
-    elif "at_most" in expect:
-        text = f"<= {expect['at_most']}"
-    elif "within" in expect:
-        text = f"within {expect['within']} of {paper['value']}"
-    elif "range" in expect:
-        text = f"in [{expect['range'][0]}, {expect['range'][1]}]"
-    elif "ratio" in expect:
-        spec = expect["ratio"]
-        text = f"ratio to {spec['method']} {spec['key']} >= {spec['at_least']}"
+def evaluate_claim(claim: dict, scale: str, results: Path, seeds_for, settings: dict | None = None) -> dict:
+    """One row of the claims table. seeds_for(method, study=the row's study) -> the seed
+    folders that method should have at this scale."""
+    statement, metric = claim["statement"], claim["metric"]
+    study = metric["study"]
+    row = {"id": claim["id"], "figure": claim["figure"], "claim": claim["claim"],
+           "paper": describe_statement(statement), "ours": "-", "difference": "-", "verdict": "not run",
+           "gate": "-", "setting": setting_of(claim, scale, settings or {}, results, seeds_for)}
+    reason = claim.get("not_run", {}).get(scale)
+    if reason is not None:
+        return {**row, "ours": f"not run: {reason}"}
+    ours = collect(results, study, metric["method"], metric["key"], seeds_for(metric["method"]))
+    target = compared_method(statement)
+    other = collect(results, study, target["method"], target["key"], seeds_for(target["method"])) if target else None
+    gate = claim.get("gates", {}).get(scale)
+    if gate is not None:
+        row["gate"] = evaluate_gate(gate, ours, results, study, seeds_for)
+    samples = [ours] + ([other] if other is not None else [])
+    absent = [f"{sample.method} {sample.key}" for sample in samples if sample.absent and not sample.values]
+    if absent:
+        return {**row, "ours": f"not measured at this scale (no {', '.join(absent)} in its results)"}
+    if not any(sample.values for sample in samples):
+        return {**row, "ours": "no results at this scale"}
+    row["ours"] = "; ".join(str(sample) for sample in samples)
+    missing = sorted({seed for sample in samples for seed in sample.missing})
+    if missing or not all(sample.values for sample in samples):
+        return {**row, "ours": row["ours"] + f" [missing seeds {missing}]", "verdict": "incomplete"}
+    resolution = claim.get("resolution", RESOLUTION)
+    verdict, d, t = judge(statement, ours, other, resolution)
+    if other is not None and statement.get("ratio"):
+        row["ours"] += f"; ratio {ours.mean / other.mean:.2f}"
+    ordering = "beats" in statement or "par" in statement
+    plotted = {"percent": resolution == RESOLUTION, "ordering": ordering, "d": d, "t": t,
+               "mean": ours.mean, "sd": statistics.stdev(ours.values) if len(ours.values) > 1 else 0.0}
+    if ordering:
+        plotted["gap"] = statement.get("gap")
     else:
-        spec = expect["exceeds"]
-        text = f">= {spec['method']} {spec['key']} + {spec['margin']}"
-    return f"{kind}: {text}"
+        plotted.update(zip(("low", "high"), bounds(statement)), paper_sd=statement.get("sd", 0.0))
+    return {**row, "difference": f"{d:+.3g} (t {t:.2g})", "verdict": verdict, "plotted": plotted}
 
 
 def check(cfg: dict, results: Path) -> list[dict]:
     """Rows of the claims table of cfg's scale on the results folder of that scale."""
-    claims = yaml.safe_load(CLAIMS_FILE.read_text())["claims"]
-    return [evaluate_claim(claim, cfg["scale"], Path(results), seeds_of(cfg, claim["metric"]["study"]))
-            for claim in claims]
+    spec = yaml.safe_load(CLAIMS_FILE.read_text())
+    rows = []
+    for claim in spec["claims"]:
+        study = claim["metric"]["study"]
+
+        def seeds_for(method, of_study=study):
+            seeds = seeds_of(cfg, of_study)
+            return seeds.get(method, []) if isinstance(seeds, dict) else seeds
+        rows.append(evaluate_claim(claim, cfg["scale"], Path(results), seeds_for, spec.get("settings")))
+    return rows
 
 
 def seeds_of(cfg: dict, study: str) -> list[int] | dict[str, list[int]]:
@@ -142,13 +276,16 @@ def seeds_of(cfg: dict, study: str) -> list[int] | dict[str, list[int]]:
     return cfg["seeds"]
 
 
+COLUMNS = [("id", "id"), ("figure", "figure"), ("claim", "claim"), ("paper", "paper"),
+           ("ours", "ours (mean +- sd, n)"), ("difference", "d (threshold)"), ("verdict", "verdict"),
+           ("gate", "gate"), ("setting", "setting")]
+
+
 def markdown_table(rows: list[dict]) -> str:
     """The claims table in markdown, one row per claim."""
-    header = ["id", "figure", "claim", "paper", "reproduced (mean +- sd, n)", "expectation", "verdict"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
-        cells = [row["id"], row["figure"], row["claim"], row["paper"], row["reproduced"],
-                 row["expectation"], f"**{row['verdict']}**"]
+        cells = [f"**{row[key]}**" if key == "verdict" else row[key] for key, _ in COLUMNS]
         lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -170,16 +307,22 @@ def run_check(cfg: dict, results: Path, readme: Path | None = None) -> int:
     rows = check(cfg, results)
     table = markdown_table(rows)
     problems, notes = audit(Path(results), cfg, mirror_root())
-    text = (f"# Claims at scale `{cfg['scale']}`\n\nGenerated by `fipbench check`; gates fail the check, "
-            "findings report whether the paper's claim reproduces.\n\n" + table
+    counts = {verdict: sum(row["verdict"] == verdict for row in rows)
+              for verdict in ("reproduced", "not separated", "not reproduced", "incomplete", "not run")}
+    text = (f"# Claims at scale `{cfg['scale']}`\n\nGenerated by `fipbench check`. Verdict: the row's statement "
+            "judged by the rule of docs/verdicts.md at this scale's setting (last column); gate: what the suite "
+            "guarantees at this scale (a failed gate fails the check).\n\n"
+            + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + f" (of {len(rows)} rows).\n\n" + table
             + "\n## Provenance audit\n\n" + "".join(f"- {line}\n" for line in problems + notes)
             + ("" if problems else "No problem found in what was checked.\n"))
     Path(results).mkdir(parents=True, exist_ok=True)
     (Path(results) / "claims.md").write_text(text)
+    from fipbench.report import claims_overview  # matplotlib, only where the table is written
+    claims_overview(rows, cfg["scale"], Path(results) / "claims_overview.png")
     if readme is not None:
         update_readme(readme, cfg["scale"], table)
     print(text)
-    failed = [row["id"] for row in rows if row["kind"] == "gate" and row["verdict"] != "pass"]
+    failed = [row["id"] for row in rows if row["gate"] != "-" and not row["gate"].startswith("pass")]
     if failed:
         print(f"fipbench check: gates not passed: {', '.join(failed)}")
     if problems:

@@ -168,6 +168,7 @@ rule check:
         "config/claims.yaml",
     output:
         report(f"{RESULTS}/claims.md", caption="../report/claims.rst", category="Claims"),
+        report(f"{RESULTS}/claims_overview.png", caption="../report/claims_overview.rst", category="Claims"),
     log:
         f"logs/{SCALE}/check.log",
     params:

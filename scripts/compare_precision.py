@@ -21,7 +21,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fipbench.claims import CLAIMS_FILE, collect, evaluate_claim, number, seeds_of  # noqa: E402
+from fipbench.claims import CLAIMS_FILE, collect, compared_method, evaluate_claim, number, seeds_of  # noqa: E402
 from fipbench.config import load  # noqa: E402
 
 
@@ -35,16 +35,18 @@ def compare(scale: str, fp32: Path, bf16: Path, only: list[str]) -> list[dict]:
         if not any(f"{metric['study']}/{metric['method']}/".startswith(prefix) for prefix in only):
             continue
         seeds = seeds_of(cfg, metric["study"])
-        wanted = seeds.get(metric["method"], []) if isinstance(seeds, dict) else seeds
-        values = {name: collect(tree, metric["study"], metric["method"], metric["key"], wanted)["values"]
+
+        def seeds_for(method, study=None, seeds=seeds):
+            return seeds.get(method, []) if isinstance(seeds, dict) else seeds
+        values = {name: collect(tree, metric["study"], metric["method"], metric["key"],
+                                seeds_for(metric["method"])).values
                   for name, tree in (("fp32", fp32), ("bf16", bf16))}
-        verdicts = {name: evaluate_claim(claim, scale, tree, seeds)["verdict"] for name, tree in (("fp32", fp32), ("bf16", bf16))}
-        expect = claim["expect"].get(scale) or {}
-        other = expect.get("exceeds") or expect.get("ratio")
+        verdicts = {name: evaluate_claim(claim, scale, tree, seeds_for)["verdict"]
+                    for name, tree in (("fp32", fp32), ("bf16", bf16))}
+        other = compared_method(claim["statement"])
         compared = "-"
         if other:
-            wanted_other = seeds.get(other["method"], []) if isinstance(seeds, dict) else seeds
-            means = [collect(tree, metric["study"], other["method"], other["key"], wanted_other)["values"]
+            means = [collect(tree, metric["study"], other["method"], other["key"], seeds_for(other["method"])).values
                      for tree in (fp32, bf16)]
             compared = f"{other['method']} {other['key']}: " + " / ".join(
                 number(statistics.mean(v)) if v else "-" for v in means)

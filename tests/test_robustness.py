@@ -79,11 +79,23 @@ def test_fge_learning_rate_is_lowest_mid_cycle_and_highest_at_its_ends():
     assert rates[:5] == sorted(rates[:5], reverse=True) and rates[5:10] == sorted(rates[5:10])
 
 
-def test_deepnet_trials_are_different_subsets_of_the_pool():
-    trials = [deepnet.members_of_trial(list(range(6)), 5, t) for t in range(3)]
-    assert all(len(set(t)) == 5 for t in trials) and len({tuple(sorted(t)) for t in trials}) == 3
-    with pytest.raises(ValueError, match="pool of at least 5"):
-        deepnet.members_of_trial([0, 1], 5, 0)
+def test_deepnet_trials_are_disjoint_subsets_of_the_pool():
+    trials = [deepnet.members_of_trial(list(range(15)), 5, t) for t in range(3)]
+    assert all(len(set(t)) == 5 for t in trials) and len(set().union(*trials)) == 15
+    with pytest.raises(ValueError, match="pool of at least 10"):
+        deepnet.members_of_trial(list(range(6)), 5, 1)
+
+
+def test_every_scale_has_a_pool_for_disjoint_trials():
+    """No network in two trials of one method: DeepNet's trials take members x trials pool
+    networks, and FIP's and FGE's trials start from pool networks 0..trials-1."""
+    from fipbench.config import load
+    for scale in ("smoke", "laptop", "paper"):
+        settings = load({"scale": scale})["robustness"]
+        trials = settings["trials"]
+        assert settings["pool"] >= settings["members"] * trials["deepnet"], scale
+        assert settings["pool"] >= max(trials["fip"], trials["fge"]), scale
+        assert scale == "smoke" or min(trials.values()) >= 3, scale  # every method's sd over 3 trials at least
 
 
 def test_fip_sampler_moves_the_weights_and_keeps_the_outputs():

@@ -2,12 +2,14 @@
 small constructed networks and results trees."""
 
 import json
+import subprocess
 
 import pytest
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from fipbench import REPO_ROOT
 from fipbench.claims import evaluate_claim
 from fipbench.data.vision import random_crop_flip, to_input
 from fipbench.fip import CrossEntropyObjective, OutputDistance, fip_loss
@@ -212,52 +214,120 @@ def test_job_writes_nothing_when_interrupted(tmp_path):
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["metrics.json", "provenance.json"]
 
 
-def write_metrics(root, method, seed, value):
+def write_metrics(root, method, seed, value, standard_error=None):
     folder = root / "study" / method / f"seed{seed}"
     folder.mkdir(parents=True)
-    (folder / "metrics.json").write_text(json.dumps({"final": {"acc": value}}))
+    final = {"acc": value} if standard_error is None else {"acc": value, "standard_error": standard_error}
+    (folder / "metrics.json").write_text(json.dumps({"final": final}))
 
 
-CLAIM = {"id": "c", "figure": "F", "claim": "t", "paper": {"value": 90.0, "sd": 1.0, "n": 5},
+CLAIM = {"id": "c", "figure": "F", "claim": "t", "statement": {"value": 90.0, "sd": 1.0, "n": 5},
          "metric": {"study": "study", "method": "fip", "key": "final.acc"}}
 
 
-@pytest.mark.parametrize("expect, verdict", [
-    ({"kind": "gate", "at_least": 90}, "pass"),
-    ({"kind": "gate", "at_least": 92}, "FAIL"),
-    ({"kind": "finding", "within": 1.5}, "reproduced"),
-    ({"kind": "finding", "within": 0.5}, "not reproduced"),
-    ({"kind": "gate", "range": [90, 92]}, "pass"),
-    ({"kind": "gate", "exceeds": {"method": "ewc", "key": "final.acc", "margin": 5}}, "pass"),
-    ({"kind": "gate", "exceeds": {"method": "ewc", "key": "final.acc", "margin": 7}}, "FAIL"),
-    ({"kind": "gate", "ratio": {"method": "ewc", "key": "final.acc", "at_least": 1.05}}, "pass"),  # 91 / 85 = 1.07
-    ({"kind": "gate", "ratio": {"method": "ewc", "key": "final.acc", "at_least": 1.1}}, "FAIL"),
-])
-def test_claim_forms(tmp_path, expect, verdict):
-    for seed, (fip, ewc) in enumerate([(90.0, 85.0), (92.0, 85.0)]):
+def judged(tmp_path, statement=None, scale="laptop", seeds=(0, 1), **row):
+    claim = {**CLAIM, **({"statement": statement} if statement else {}), **row}
+    return evaluate_claim(claim, scale, tmp_path, lambda method, study=None: list(seeds))
+
+
+@pytest.fixture
+def two_seeds(tmp_path):
+    """fip 90 and 92 (mean 91, sd of the mean 1); ewc 85, close 90.5, above 92.5 and far 95 on both seeds."""
+    for seed, fip in enumerate([90.0, 92.0]):
         write_metrics(tmp_path, "fip", seed, fip)
-        write_metrics(tmp_path, "ewc", seed, ewc)
-    row = evaluate_claim({**CLAIM, "expect": {"laptop": expect}}, "laptop", tmp_path, [0, 1])
+        for method, value in (("ewc", 85.0), ("close", 90.5), ("above", 92.5), ("far", 95.0)):
+            write_metrics(tmp_path, method, seed, value)
+    return tmp_path
+
+
+def versus(method, **extra):
+    return {"beats": {"method": method, "key": "final.acc"}, **extra}
+
+
+@pytest.mark.parametrize("statement, verdict, d", [
+    ({"value": 90.0, "sd": 1.0, "n": 5}, "reproduced", 1.0),         # t = 2 sqrt(1 + 0.2) = 2.19
+    ({"value": 95.0}, "not reproduced", -4.0),                       # t = 2
+    ({"range": [91.5, 93.0]}, "reproduced", -0.5),                  # 0.5 below the range
+    ({"at_most": 88.0}, "not reproduced", 3.0),
+    (versus("ewc"), "reproduced", 6.0),                              # separated (t = 2) and > 0
+    (versus("ewc", gap=30.0), "not reproduced", 6.0),                # below a quarter of the paper's gap
+    (versus("ewc", gap=20.0), "reproduced", 6.0),                    # at least 20 / 4
+    (versus("close"), "not separated", 0.5),
+    (versus("far"), "not reproduced", -4.0),                         # the other way round, separated
+    ({"par": {"method": "above", "key": "final.acc"}}, "reproduced", -1.5),
+    ({"par": {"method": "far", "key": "final.acc"}}, "not reproduced", -4.0),
+    ({"beats": 80.0}, "reproduced", 11.0),                            # a constant
+])
+def test_one_rule_judges_every_statement(two_seeds, statement, verdict, d):
+    row = judged(two_seeds, statement)
     assert row["verdict"] == verdict
-    assert "91.00 +- 1.41 (n=2)" in row["reproduced"]
+    assert float(row["difference"].split()[0]) == pytest.approx(d)
+    assert "fip final.acc: 91.00 +- 1.41 (n=2)" in row["ours"]
+
+
+def test_the_resolution_and_a_stochastic_estimate_widen_the_noise(tmp_path):
+    write_metrics(tmp_path, "fip", 0, 90.4, standard_error=0.0)
+    write_metrics(tmp_path, "ewc", 0, 90.0)
+    write_metrics(tmp_path, "noisy", 0, 90.4, standard_error=1.0)
+    one_seed = dict(seeds=(0,))
+    assert judged(tmp_path, versus("ewc"), **one_seed)["verdict"] == "not separated"  # 0.4 under 0.5 points
+    assert judged(tmp_path, versus("ewc"), resolution=0.1, **one_seed)["verdict"] == "reproduced"
+    noisy = {**CLAIM["metric"], "method": "noisy"}
+    assert judged(tmp_path, versus("ewc"), resolution=0.1, metric=noisy, **one_seed)["verdict"] == "not separated"
+
+
+@pytest.mark.parametrize("gate, result", [
+    ({"at_least": 90}, "pass"),
+    ({"at_least": 92}, "FAIL"),
+    ({"range": [90, 92]}, "pass"),
+    ({"exceeds": {"method": "ewc", "key": "final.acc", "margin": 5}}, "pass"),
+    ({"exceeds": {"method": "ewc", "key": "final.acc", "margin": 7}}, "FAIL"),
+    ({"ratio": {"method": "ewc", "key": "final.acc", "at_least": 1.05}}, "pass"),  # 91 / 85 = 1.07
+    ({"ratio": {"method": "ewc", "key": "final.acc", "at_least": 1.1}}, "FAIL"),
+])
+def test_gates_are_their_own_column_beside_the_verdict(two_seeds, gate, result):
+    row = judged(two_seeds, {"value": 99.0}, gates={"laptop": gate})
+    assert row["gate"].split()[0] == result
+    assert row["verdict"] == "not reproduced"  # a gate can pass while the paper's number is missed
+    assert judged(two_seeds, {"value": 99.0}, scale="paper", gates={"laptop": gate})["gate"] == "-"
 
 
 def test_missing_seed_is_incomplete_never_passed(tmp_path):
     write_metrics(tmp_path, "fip", 0, 99.0)
-    row = evaluate_claim({**CLAIM, "expect": {"laptop": {"kind": "gate", "at_least": 90}}}, "laptop", tmp_path, [0, 1])
-    assert row["verdict"] == "incomplete"
-    row = evaluate_claim({**CLAIM, "expect": {"laptop": {"kind": "gate", "at_least": 90}}}, "laptop", tmp_path, [5])
-    assert row["verdict"] == "not run"
+    row = judged(tmp_path, gates={"laptop": {"at_least": 90}})
+    assert row["verdict"] == "incomplete" and row["gate"].startswith("incomplete")
+    row = judged(tmp_path, seeds=(5,), gates={"laptop": {"at_least": 90}})
+    assert row["verdict"] == "not run" and row["gate"].startswith("incomplete")
 
 
 def test_a_claim_the_scale_cannot_run_says_why_even_beside_results(tmp_path):
     """not_run (for example: the data is not available) is reported with its reason and is
     never judged, even when a results folder of that name exists."""
     write_metrics(tmp_path, "fip", 0, 99.0)
-    expect = {"laptop": {"kind": "not_run", "reason": "no CIFAR-100 offline"}}
-    row = evaluate_claim({**CLAIM, "expect": expect}, "laptop", tmp_path, [0])
-    assert row["verdict"] == "not run" and row["expectation"] == "not run: no CIFAR-100 offline"
-    assert row["reproduced"] == "-"
+    row = judged(tmp_path, seeds=(0,), not_run={"laptop": "no CIFAR-100 offline"})
+    assert row["verdict"] == "not run" and row["ours"] == "not run: no CIFAR-100 offline"
+
+
+def test_a_metric_the_scale_does_not_measure_is_named_not_judged(tmp_path):
+    write_metrics(tmp_path, "fip", 0, 99.0)
+    row = judged(tmp_path, seeds=(0,), metric={**CLAIM["metric"], "key": "levels.95.acc"})
+    assert row["verdict"] == "not run" and "no fip levels.95.acc" in row["ours"]
+
+
+def test_every_committed_claim_row_is_well_formed():
+    """Every row of config/claims.yaml has one statement form, gates of known forms at known
+    scales, and compares with methods its study writes at some scale."""
+    import yaml
+
+    from fipbench.claims import CLAIMS_FILE, GATE_FORMS
+
+    spec = yaml.safe_load(CLAIMS_FILE.read_text())
+    forms = ("value", "range", "at_least", "at_most", "beats", "par")
+    for claim in spec["claims"]:
+        assert sum(form in claim["statement"] for form in forms) == 1, claim["id"]
+        for scale, gate in claim.get("gates", {}).items():
+            assert scale in ("smoke", "laptop", "paper") and sum(f in gate for f in GATE_FORMS) == 1, claim["id"]
+    assert set(spec["settings"]) == {"smoke", "laptop", "paper"}
 
 
 def test_provenance_audit_lists_what_does_not_match(tmp_path, mirror):
@@ -274,15 +344,18 @@ def test_provenance_audit_lists_what_does_not_match(tmp_path, mirror):
             "config_hash": config_hash(job), "data": {"mnist": {"kind": "mirror", "files": {name: digest}}}}
     bad = {**good, "commit": "0" * 40, "config_hash": "0" * 16,
            "data": {"mnist": {"kind": "mirror", "files": {name: "f" * 64}}}}
-    for folder, provenance in (("good/seed0", good), ("bad/seed0", bad), ("dirty/seed0", {**good, "dirty": True})):
+    aside = subprocess.run(["git", "commit-tree", "HEAD^{tree}", "-m", "a commit outside HEAD's history"],
+                           cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    for folder, provenance in (("good/seed0", good), ("bad/seed0", bad), ("dirty/seed0", {**good, "dirty": True}),
+                               ("aside/seed0", {**good, "commit": aside})):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "provenance.json").write_text(json.dumps(provenance))
     problems, notes = audit(tmp_path, cfg, mirror)
-    assert all(line.startswith("bad/seed0: ") for line in problems) and len(problems) == 3
+    assert [line.split(":")[0] for line in problems] == ["aside/seed0"] + ["bad/seed0"] * 3 + ["dirty/seed0"]
     assert any("commit 0000" in p for p in problems) and any("config_hash" in p for p in problems)
     assert any(name in p and "ffff" in p for p in problems)
-    assert any("dirty/seed0" in note for note in notes)
-    assert "data checksums against the mirror" in notes[-1] and "commits" in notes[-1]
+    assert "uncommitted changes" in problems[-1] and "not HEAD or one of its ancestors" in problems[0]
+    assert "data checksums against the mirror" in notes[-1] and "commits in HEAD's history" in notes[-1]
     unchecked = audit(tmp_path, cfg, None)[1]
     assert any(note.startswith("data checksums not checked") for note in unchecked)
     assert "data checksums" not in unchecked[-1]  # it says only what it checked
@@ -296,6 +369,8 @@ def job_result(folder, scale, value=91.12):
     cfg = json.loads(job_config(load({"scale": scale}), "continual_2task"))
     with Job(folder, cfg, 0, torch.device("cpu"), 1, {}) as job:
         job.finish({"final": {"mean_class_incremental": value}})
+    provenance = json.loads((folder / "provenance.json").read_text())  # as if made from a clean tree, which the
+    (folder / "provenance.json").write_text(json.dumps({**provenance, "dirty": False}))  # tests' own may not be
 
 
 def test_check_fails_on_an_edited_number_naming_the_file(tmp_path):
