@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from baselines import agem, ewc, gem, replay
 from fipbench.data.vision import to_input
-from fipbench.train import flat_parameters
+from fipbench.train import flat_parameters, recipe_optimizer
 
 
 
@@ -86,11 +86,11 @@ class _Recorder(SupervisedPlugin):
                   flush=True)
 
 
-def learn_stream(model, plugin: SupervisedPlugin, tasks: list[tuple], epochs: int, batch_size: int, lr: float,
-                 momentum: float, device: torch.device, record: Callable, record_every: int,
-                 timings: dict | None = None) -> tuple[list[dict], int]:
+def learn_stream(model, plugin: SupervisedPlugin, tasks: list[tuple], sgd: dict, device: torch.device,
+                 record: Callable, record_every: int, timings: dict | None = None) -> tuple[list[dict], int]:
     """Train model on tasks[1:] = [(images, labels), ...] in turn with `plugin`, after
-    showing it tasks[0] (already learned: 0 epochs). Labels are already in the shared
+    showing it tasks[0] (already learned: 0 epochs), sgd["epochs"] epochs each with the
+    optimizer of sgd (fipbench.train.recipe_optimizer). Labels are already in the shared
     head. record(model, index of the task being learned) -> dict. Returns (records, each
     with its "task", optimiser steps over all trained tasks); the last record of each task
     is taken at its end. timings (the job's, for provenance) gets seconds_per_task: the
@@ -98,11 +98,11 @@ def learn_stream(model, plugin: SupervisedPlugin, tasks: list[tuple], epochs: in
     stream = benchmark_from_datasets(train=[as_taskaware_classification_dataset(_TaskDataset(*task))
                                             for task in tasks]).train_stream
     recorder = _Recorder(record, record_every, type(plugin).__name__)
-    strategy = Naive(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum),
-                     train_mb_size=batch_size, train_epochs=0, device=device, plugins=[plugin, recorder],
+    strategy = Naive(model=model, optimizer=recipe_optimizer(model.parameters(), sgd),
+                     train_mb_size=sgd["batch_size"], train_epochs=0, device=device, plugins=[plugin, recorder],
                      evaluator=EvaluationPlugin(loggers=[]), eval_every=-1)
     strategy.train(stream[0], eval_streams=[])
-    strategy.train_epochs = epochs
+    strategy.train_epochs = sgd["epochs"]
     for experience in stream[1:]:
         strategy.train(experience, eval_streams=[])
         if recorder.records[-1]["step"] != recorder.iteration:
@@ -127,8 +127,7 @@ class AvalancheMethod:
         """fipbench.continual.learn_tasks for this method (avalanche draws its own batches
         and memory: generator, distance_kind and checkpoints are not used)."""
         return learn_stream(model, self.plugin(settings, memory_per_task, len(tasks)), [task["train"] for task in tasks],
-                            sgd["epochs"], sgd["batch_size"], sgd["lr"], sgd["momentum"], device,
-                            lambda net, index: record(net, tasks[:index + 1]), record_every, timings)
+                            sgd, device, lambda net, index: record(net, tasks[:index + 1]), record_every, timings)
 
 
 METHODS = {"ewc": AvalancheMethod(ewc.plugin, keeps_memory=False), "gem": AvalancheMethod(gem.plugin, keeps_memory=True),

@@ -29,6 +29,20 @@ def select(grid_results: list[Path], out: Path, score: str = "mean_class_increme
                                   "grid": rows, "score": f"{described} accuracy, validation split"})
 
 
+def grid_edges(results: Path) -> list[str]:
+    """One line per choice (tune/<method>/chosen.json under results) that sits on an edge
+    of a grid of 3 values or more: the grid did not bracket the best value and must be
+    extended (a grid of 2, as the smoke scale runs, has no inside)."""
+    problems = []
+    for path in sorted(Path(results).rglob("tune/*/chosen.json")):
+        chosen = json.loads(path.read_text())
+        values = [row["value"] for row in chosen["grid"]]
+        if len(values) > 2 and chosen["value"] in (min(values), max(values)):
+            problems.append(f"{path.parent.relative_to(results)}: the chosen {chosen['parameter']} "
+                            f"{chosen['value']} is an edge of its grid {sorted(values)}; extend the grid")
+    return problems
+
+
 def tuned_settings(study_cfg: dict, method: str, chosen: Path | None = None, value: float | None = None) -> dict:
     """study_cfg[method] with the hyperparameter chosen on the validation grid (chosen.json),
     or set to value (a grid job), if given."""

@@ -14,7 +14,7 @@ import torch
 
 from fipbench.data.vision import to_input
 from fipbench.fip import OutputDistance
-from fipbench.train import BatchStream, run_steps
+from fipbench.train import BatchStream, recipe_optimizer, run_steps
 
 
 @dataclass
@@ -66,7 +66,7 @@ class StepMethod:
                 memory.append(to_input(left["train"][0][chosen]))
                 labels.append(left["train"][1][chosen])
                 drift = OutputDistance(model, torch.cat(memory), distance_kind)  # reference outputs cached once per task
-            optimizer = torch.optim.SGD(model.parameters(), lr=sgd["lr"], momentum=sgd["momentum"])
+            optimizer = recipe_optimizer(model.parameters(), sgd)
             loss_fn, update = self.start_task(TaskStart(model, stream, optimizer, memory, labels, drift, settings,
                                                         distance_kind, generator, device, state))
             recording = {"seconds": 0.0}

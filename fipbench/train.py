@@ -70,11 +70,29 @@ def sgd_update(optimizer: torch.optim.Optimizer) -> Callable:
     return update
 
 
+class ClippedSGD(torch.optim.SGD):
+    """SGD whose step first scales the gradient of all its parameters together down to a
+    Euclidean norm of at most max_norm (torch.nn.utils.clip_grad_norm_), after whatever a
+    method did to the gradient (a projection) and before the momentum buffer sees it."""
+
+    def __init__(self, parameters, max_norm: float, **sgd):
+        super().__init__(parameters, **sgd)
+        self.max_norm = max_norm
+
+    def step(self, closure=None):
+        gradients = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
+        torch.nn.utils.clip_grad_norm_(gradients, self.max_norm)
+        return super().step(closure)
+
+
 def recipe_optimizer(parameters, sgd: dict) -> torch.optim.SGD:
-    """SGD with a training recipe's lr and momentum, and its nesterov and weight_decay
-    where it sets them (off otherwise)."""
-    return torch.optim.SGD(parameters, lr=sgd["lr"], momentum=sgd["momentum"], nesterov=sgd.get("nesterov", False),
-                           weight_decay=sgd.get("weight_decay", 0.0))
+    """SGD with a training recipe's lr and momentum, and its nesterov, weight_decay and
+    clip_grad_norm where it sets them (off otherwise)."""
+    settings = {"lr": sgd["lr"], "momentum": sgd["momentum"], "nesterov": sgd.get("nesterov", False),
+                "weight_decay": sgd.get("weight_decay", 0.0)}
+    if sgd.get("clip_grad_norm") is None:
+        return torch.optim.SGD(parameters, **settings)
+    return ClippedSGD(parameters, sgd["clip_grad_norm"], **settings)
 
 
 def recipe_stream(task: dict, sgd: dict, generator: torch.Generator) -> BatchStream:

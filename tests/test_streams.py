@@ -1,6 +1,7 @@
 """Task streams and CIFAR-100 on a small fake copy written here in torchvision's own
 on-disk format (pickled dicts), served from a mirror folder with SHA256SUMS."""
 
+import math
 import pickle
 
 import numpy as np
@@ -88,8 +89,9 @@ def test_avalanche_plugins_learn_a_stream_of_three_tasks(method):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
     settings = {"agem": {"sample_size": 16}, "ewc": {"lambda": 1.0}}[method]
-    records, steps = learn_stream(model, METHODS[method].plugin(settings, 8, 3), tasks, 1, 32, 0.1, 0.0,
-                                  torch.device("cpu"), lambda net, task: {"learning": task}, 1)
+    sgd = {"epochs": 1, "batch_size": 32, "lr": 0.1, "momentum": 0.0}
+    records, steps = learn_stream(model, METHODS[method].plugin(settings, 8, 3), tasks, sgd, torch.device("cpu"),
+                                  lambda net, task: {"learning": task}, 1)
     assert steps == 4 and [r["step"] for r in records] == [0, 1, 2, 3, 4]
     assert [r["task"] for r in records] == [r["learning"] for r in records] == [1, 1, 1, 2, 2]
     assert records[0]["weight_distance"] == 0 and all(r["weight_distance"] > 0 for r in records[1:])
@@ -105,7 +107,8 @@ def test_replay_keeps_the_same_images_per_task_as_fip():
              for t in range(3)]
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
     plugin = METHODS["replay"].plugin({}, 8, 3)
-    learn_stream(model, plugin, tasks, 1, 32, 0.1, 0.0, torch.device("cpu"), lambda net, task: {}, 10)
+    learn_stream(model, plugin, tasks, {"epochs": 1, "batch_size": 32, "lr": 0.1, "momentum": 0.0}, torch.device("cpu"),
+                 lambda net, task: {}, 10)
     kept = [group.buffer for group in plugin.storage_policy.buffer_groups.values()]
     assert [len(images) for images in kept] == [8, 8, 8]
     assert [sorted({int(images[i][1]) for i in range(8)}) for images in kept] == [[0, 1], [2, 3], [4, 5]]
@@ -149,3 +152,38 @@ def test_learn_tasks_walks_a_sequence_of_three_tasks(method):
     if method in ("fip", "ogd"):
         assert [e["memory_images"] for e in curve] == [8, 8, 8, 16, 16, 16]
     assert "t2_task_incremental" in curve[-1] and "t2_task_incremental" not in curve[0]
+
+
+def test_gradient_clipping_keeps_a_stiff_ewc_penalty_finite():
+    """EWC with a huge lambda at a learning rate its penalty's curvature cannot take diverges
+    (the recorder stops on the non-finite loss); the same run with the gradient's norm
+    clipped (clip_grad_norm, applied to every method's optimizer alike) stays finite."""
+    from baselines.avalanche_cl import METHODS, learn_stream
+
+    g = torch.Generator().manual_seed(0)
+    tasks = [(torch.randint(0, 256, (256, 28, 28), generator=g, dtype=torch.uint8), torch.arange(256) % 2 + 2 * t)
+             for t in range(2)]
+
+    def run(sgd):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 4))
+        return learn_stream(model, METHODS["ewc"].plugin({"lambda": 1e9}, 8, 2), tasks, sgd, torch.device("cpu"),
+                            lambda net, task: {}, 1)[0]
+    sgd = {"epochs": 2, "batch_size": 32, "lr": 0.1, "momentum": 0.9}
+    with pytest.raises(FloatingPointError, match="non-finite loss"):
+        run(sgd)
+    records = run({**sgd, "clip_grad_norm": 1.0})
+    assert all(math.isfinite(r["loss"]) for r in records[1:]) and len(records) == 17
+
+
+def test_clipped_sgd_scales_the_whole_gradient_to_the_bound():
+    from fipbench.train import recipe_optimizer
+
+    weights = [torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(4))]
+    optimizer = recipe_optimizer(weights, {"lr": 1.0, "momentum": 0.0, "clip_grad_norm": 1.0})
+    weights[0].grad, weights[1].grad = torch.tensor([3.0, 0, 0]), torch.tensor([0, 4.0, 0, 0])  # norm 5
+    optimizer.step()
+    assert torch.allclose(torch.cat([w.detach() for w in weights]), torch.tensor([-0.6, 0, 0, 0, -0.8, 0, 0]))
+    weights[0].grad, weights[1].grad = torch.tensor([0.3, 0, 0]), torch.zeros(4)  # under the bound: as it is
+    optimizer.step()
+    assert weights[0].detach()[0].item() == pytest.approx(-0.9)

@@ -410,3 +410,14 @@ def test_a_failed_rerun_leaves_neither_metrics_nor_a_stale_provenance(tmp_path):
         with Job(folder, {"scale": "smoke", "precision": "fp32"}, 0, torch.device("cpu"), 1, {}):
             raise NonFiniteLoss("diverged")
     assert list(folder.iterdir()) == []
+
+def test_a_choice_on_its_grids_edge_is_a_problem(tmp_path):
+    from fipbench.selection import grid_edges
+
+    for method, value in (("ewc", 1e4), ("gem", 0.5)):
+        folder = tmp_path / "continual_2task" / "tune" / method
+        folder.mkdir(parents=True)
+        grid = [{"value": v, "score": 1.0} for v in ((1e2, 1e3, 1e4) if method == "ewc" else (0.0, 0.5, 1.0))]
+        (folder / "chosen.json").write_text(json.dumps({"parameter": "x", "value": value, "grid": grid}))
+    assert grid_edges(tmp_path) == ["continual_2task/tune/ewc: the chosen x 10000.0 is an edge of its grid "
+                                    "[100.0, 1000.0, 10000.0]; extend the grid"]
