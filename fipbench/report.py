@@ -872,7 +872,11 @@ def aggregate_bert(cfg: dict, results: Path) -> None:
         + " |\n|" + "---|" * (len(sentences) + 1) + "\n" + fill + "\n\n"
         "## Fig. 5B: IMDB after Yelp (final test accuracy, %)\n\n" + finals.to_markdown(index=False, floatfmt=".2f")
         + "\n\n## Fig. 5C-D: the two orders at each sparsity\n\n" + orders.to_markdown(index=False, floatfmt=".3f")
-        + "\n\n## Fig. 5E: which family each query prefers (pseudo-perplexity, lower is better)\n\n"
+        + "\n\n## Fig. 5E: which order family each query prefers\n\n"
+        + "".join(f"- {name}: " + ", ".join(f"{family} {value:+.3f}" for family, value in preference.items())
+                  + " (log of the other order family's best pseudo-perplexity over this family's: positive, "
+                  "preferred)\n" for name, preference in query.get("order_preference", {}).items())
+        + "\nEvery family, base and sparse beside them (pseudo-perplexity, lower is better):\n\n"
         + families.to_markdown(index=False, floatfmt=".2f") + "\n")
 
 

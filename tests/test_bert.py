@@ -3,6 +3,7 @@ random masking, the masked-LM output distance through the engine, what is prunab
 the orders' comparison, the families' ranks and the graph layout."""
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from fipbench.fip import OutputDistance, SparseProjectionObjective
 from fipbench.models.bert import PACKAGED, MaskedLMView, TextModel, load_masked_lm, load_tokenizer, locate
 from fipbench.pruning import measured_sparsity, project, prunable
 from fipbench.report import graph_layout
-from fipbench.studies.bert import compare_orders, family_ranks, fill_mask
+from fipbench.studies.bert import compare_orders, family_ranks, fill_mask, order_preference
 
 MASK = 103
 
@@ -125,3 +126,11 @@ def test_graph_layout_of_a_path_keeps_its_edge_lengths():
     xy = graph_layout(ids, edges)
     gaps = np.linalg.norm(np.diff(xy, axis=0), axis=1)
     assert gaps == pytest.approx([1.0, 2.0, 0.5], abs=1e-6)
+
+
+def test_order_preference_compares_only_the_two_order_families():
+    nodes = [{"family": "base", "p": 1.0}, {"family": "CL-then-Co", "p": 20.0}, {"family": "CL-then-Co", "p": 10.0},
+             {"family": "Co-then-CL", "p": 40.0}]
+    preference = order_preference(nodes, "p")  # base's 1.0 would win a rank over all families
+    assert preference["CL-then-Co"] == pytest.approx(math.log(4.0)) and preference["Co-then-CL"] == pytest.approx(
+        -math.log(4.0))

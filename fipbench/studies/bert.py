@@ -424,8 +424,10 @@ def run_query(cfg: dict, text_file: Path, results: Path, work: Path, paths: list
         job.timings = {f"{query}_seconds_per_model": value / len(nodes) for query, value in seconds.items()}
         best = {query: min(nodes, key=lambda n: n[f"{query}_perplexity"])["id"] for query in ("wikitext", "imdb")}
         ranks = {query: family_ranks(nodes, f"{query}_perplexity") for query in ("wikitext", "imdb")}
+        preference = {query: order_preference(nodes, f"{query}_perplexity") for query in ("wikitext", "imdb")}
         orders = compare_orders(ends, weights)
-        job.finish({"nodes": nodes, "edges": edges, "best": best, "family_rank": ranks, "orders": orders,
+        job.finish({"nodes": nodes, "edges": edges, "best": best, "family_rank": ranks,
+                    "order_preference": preference, "orders": orders,
                     "orders_min_separation": min(o["separation"] for o in orders.values()),
                     "orders_max_imdb_difference": max(abs(o["imdb_difference"]) for o in orders.values()),
                     "query_sequences": {q: list(text[s]["ids"].shape) for q, s in (("wikitext", "wikitext"),
@@ -466,6 +468,18 @@ def compare_orders(ends: dict, weights: dict) -> dict:
                                for k in ("imdb_task_incremental", "yelp_class_incremental", "sparsity")},
                             "imdb_difference": cl_co_node["imdb_task_incremental"] - co_cl_node["imdb_task_incremental"]}
     return orders
+
+
+ORDER_FAMILIES = ("CL-then-Co", "Co-then-CL")  # the two families Fig. 5E compares
+
+
+def order_preference(nodes: list[dict], score: str) -> dict:
+    """{family: log(best score of the other order family / its own best score)} for the
+    two order families (best = lowest perplexity): positive where the query prefers that
+    family, in nats; base, sparse and the other families do not enter (family_ranks has them)."""
+    best = {family: min(node[score] for node in nodes if node["family"] == family) for family in ORDER_FAMILIES}
+    first, second = ORDER_FAMILIES
+    return {first: math.log(best[second] / best[first]), second: math.log(best[first] / best[second])}
 
 
 def family_ranks(nodes: list[dict], score: str) -> dict:
