@@ -29,6 +29,7 @@ from fipbench import REPO_ROOT
 from fipbench.audit import audit
 from fipbench.config import sparsity_seeds
 from fipbench.data.mirror import mirror_root
+from fipbench.records import job_time_table
 from fipbench.selection import grid_edges
 
 CLAIMS_FILE = REPO_ROOT / "config" / "claims.yaml"
@@ -291,9 +292,9 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(readme: Path, scale: str, table: str) -> None:
-    """Replace the text between `<!-- claims:SCALE -->` and `<!-- /claims:SCALE -->` in readme."""
-    start, end = f"<!-- claims:{scale} -->", f"<!-- /claims:{scale} -->"
+def update_readme(readme: Path, scale: str, table: str, marker: str = "claims") -> None:
+    """Replace the text between `<!-- MARKER:SCALE -->` and `<!-- /MARKER:SCALE -->` in readme."""
+    start, end = f"<!-- {marker}:{scale} -->", f"<!-- /{marker}:{scale} -->"
     text = Path(readme).read_text()
     if start not in text or end not in text:
         raise ValueError(f"{readme} has no {start} ... {end} markers")
@@ -307,7 +308,7 @@ def run_check(cfg: dict, results: Path, readme: Path | None = None) -> int:
     incomplete, when a result's provenance does not check out, or when a hyperparameter was
     chosen on its grid's edge."""
     rows = check(cfg, results)
-    table = markdown_table(rows)
+    table, job_times = markdown_table(rows), job_time_table(Path(results))
     problems, notes = audit(Path(results), cfg, mirror_root())
     problems += grid_edges(Path(results))
     counts = {verdict: sum(row["verdict"] == verdict for row in rows)
@@ -317,13 +318,15 @@ def run_check(cfg: dict, results: Path, readme: Path | None = None) -> int:
             "guarantees at this scale (a failed gate fails the check).\n\n"
             + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + f" (of {len(rows)} rows).\n\n" + table
             + "\n## Provenance and grids audit\n\n" + "".join(f"- {line}\n" for line in problems + notes)
-            + ("" if problems else "No problem found in what was checked.\n"))
+            + ("" if problems else "No problem found in what was checked.\n")
+            + "\n## Job time\n\nSummed from the results' provenance (wall seconds of each job).\n\n" + job_times)
     Path(results).mkdir(parents=True, exist_ok=True)
     (Path(results) / "claims.md").write_text(text)
     from fipbench.report import claims_overview  # matplotlib, only where the table is written
     claims_overview(rows, cfg["scale"], Path(results) / "claims_overview.png")
     if readme is not None:
         update_readme(readme, cfg["scale"], table)
+        update_readme(readme, cfg["scale"], job_times, marker="jobtime")
     print(text)
     failed = [row["id"] for row in rows if row["gate"] != "-" and not row["gate"].startswith("pass")]
     if failed:

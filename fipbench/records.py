@@ -41,3 +41,30 @@ def read_results(root: Path, pattern: str = "**/metrics.json") -> list[tuple[Pat
 def level_key(sparsity: float) -> str:
     """Key of a target sparsity in metrics["levels"]: 99.1 -> "99_1" (dots would split claim keys)."""
     return f"{sparsity:g}".replace(".", "_")
+
+
+def job_time_table(results: Path) -> str:
+    """Markdown table of what a results tree cost, from its provenance: per study (the
+    sparsity and geometry studies per network) the jobs, their summed wall time, the
+    longest job, and the devices and precisions they ran on."""
+    groups = {}
+    for path in sorted(Path(results).rglob("provenance.json")):
+        parts = path.parent.relative_to(results).parts
+        group = "/".join(parts[:2]) if parts[0] in ("sparsity", "geometry", "task_sequence") else parts[0]
+        provenance = json.loads(path.read_text())
+        entry = groups.setdefault(group, {"jobs": 0, "seconds": 0.0, "longest": (0.0, ""), "devices": set(),
+                                          "precisions": set()})
+        seconds = provenance.get("wall_seconds", 0.0)
+        entry["jobs"] += 1
+        entry["seconds"] += seconds
+        entry["longest"] = max(entry["longest"], (seconds, "/".join(parts[group.count("/") + 1:])))
+        entry["devices"].add(provenance.get("device_name") or provenance.get("device", "?"))
+        entry["precisions"].add(str(provenance.get("precision", "fp32 (before the setting)")))
+    lines = ["| study | jobs | job time (s) | longest job (s) | device | precision |", "|---|---|---|---|---|---|"]
+    for group, entry in sorted(groups.items()):
+        seconds, name = entry["longest"]
+        lines.append(f"| {group} | {entry['jobs']} | {entry['seconds']:,.0f} | {seconds:,.0f} ({name}) | "
+                     f"{', '.join(sorted(entry['devices']))} | {', '.join(sorted(entry['precisions']))} |")
+    total = sum(entry["seconds"] for entry in groups.values())
+    lines.append(f"| all | {sum(e['jobs'] for e in groups.values())} | {total:,.0f} | | | |")
+    return "\n".join(lines) + "\n"

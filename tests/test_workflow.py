@@ -406,12 +406,14 @@ def test_report_page_holds_the_figures_and_the_claims(smoke_run, tmp_path):
         assert needle in html
 
 
-def test_readme_table_is_generated_from_the_committed_laptop_results():
+def test_readme_tables_are_generated_from_the_committed_laptop_results():
     from fipbench.claims import check, markdown_table
     from fipbench.config import load
+    from fipbench.records import job_time_table
 
-    table = markdown_table(check(load({"scale": "laptop"}), REPO / "results" / "laptop"))
-    assert table in (REPO / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
+    assert markdown_table(check(load({"scale": "laptop"}), REPO / "results" / "laptop")) in readme
+    assert "<!-- jobtime:laptop -->\n" + job_time_table(REPO / "results" / "laptop") in readme
 
 
 def test_python_m_fipbench_runs_the_command_line():
