@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     for sub in (network, ensemble, transfer):
         sub.add_argument("--work", type=Path, required=True, help="folder for the job's networks or images")
     network.add_argument("--seed", type=int, required=True)
+    for sub in (dense, network):
+        sub.add_argument("--part", type=int, help="the part (0, 1, ...) of a training the recipe splits into "
+                                                  "jobs (train.part_epochs); default: the last, or the whole")
     for sub in (ensemble, attack):
         sub.add_argument("--method", required=True)
         sub.add_argument("--trial", type=int, required=True)
@@ -167,14 +170,14 @@ def main(argv: list[str] | None = None) -> int:
                                          args.split, settings)
     elif args.command == "dense":
         from fipbench.studies.sparsity import train_dense
-        train_dense(cfg, args.network, args.seed, args.data_dir, args.work, args.out, args.threads)
+        train_dense(cfg, args.network, args.seed, args.data_dir, args.work, args.out, args.threads, args.part)
     elif args.command == "sparsify":
         from fipbench.studies.sparsity import sparsify as sparsify_network
         sparsify_network(cfg, args.network, args.method, args.seed, args.data_dir, args.base, args.out, args.threads)
     elif args.command in ("network", "ensemble", "transfer", "attack"):
         from fipbench.studies import robustness
         if args.command == "network":
-            robustness.train_network(cfg, args.seed, args.data_dir, args.work, args.out, args.threads)
+            robustness.train_network(cfg, args.seed, args.data_dir, args.work, args.out, args.threads, args.part)
         elif args.command == "ensemble":
             robustness.build_ensemble(cfg, args.method, args.trial, args.data_dir, args.networks, args.work, args.out,
                                       args.threads)

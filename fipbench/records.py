@@ -45,8 +45,8 @@ def level_key(sparsity: float) -> str:
 
 def job_time_table(results: Path) -> str:
     """Markdown table of what a results tree cost, from its provenance: per study (the
-    sparsity and geometry studies per network) the jobs, their summed wall time, the
-    longest job, and the devices and precisions they ran on."""
+    sparsity and geometry studies per network) the jobs, their summed wall time (a training
+    run in parts counts every part), the longest job, and the devices and precisions they ran on."""
     groups = {}
     for path in sorted(Path(results).rglob("provenance.json")):
         parts = path.parent.relative_to(results).parts
@@ -54,7 +54,8 @@ def job_time_table(results: Path) -> str:
         provenance = json.loads(path.read_text())
         entry = groups.setdefault(group, {"jobs": 0, "seconds": 0.0, "longest": (0.0, ""), "devices": set(),
                                           "precisions": set()})
-        seconds = provenance.get("wall_seconds", 0.0)
+        earlier_parts = provenance.get("timings", {}).get("parts_seconds", [])[:-1]  # jobs before the last part
+        seconds = provenance.get("wall_seconds", 0.0) + sum(earlier_parts)
         entry["jobs"] += 1
         entry["seconds"] += seconds
         entry["longest"] = max(entry["longest"], (seconds, "/".join(parts[group.count("/") + 1:])))

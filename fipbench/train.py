@@ -105,12 +105,19 @@ def recipe_loss(stream: BatchStream, sgd: dict) -> Callable:
     return supervised_loss(stream, sgd.get("label_smoothing", 0.0))
 
 
-def scheduled(update: Callable, optimizer: torch.optim.Optimizer, sgd: dict, n_steps: int) -> Callable:
-    """update as it is, or, when sgd has lr_end, followed by one step of a cosine decay of
-    the learning rate from sgd["lr"] to sgd["lr_end"] over n_steps calls."""
+def cosine_decay(optimizer: torch.optim.Optimizer, sgd: dict, n_steps: int):
+    """A cosine decay of the learning rate from sgd["lr"] to sgd["lr_end"] over n_steps
+    scheduler steps; None when sgd has no lr_end (a constant rate)."""
     if "lr_end" not in sgd:
+        return None
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=n_steps, eta_min=sgd["lr_end"])
+
+
+def scheduled(update: Callable, optimizer: torch.optim.Optimizer, sgd: dict, n_steps: int) -> Callable:
+    """update as it is, or, when sgd has lr_end, followed by one step of its cosine decay."""
+    decay = cosine_decay(optimizer, sgd, n_steps)
+    if decay is None:
         return update
-    decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=n_steps, eta_min=sgd["lr_end"])
 
     def update_and_decay(loss):
         update(loss)
@@ -118,16 +125,81 @@ def scheduled(update: Callable, optimizer: torch.optim.Optimizer, sgd: dict, n_s
     return update_and_decay
 
 
+class RecipeTraining:
+    """n_steps of a training recipe on task["train"] = (x uint8, y), which can stop after
+    any step and go on in another process. sgd: batch_size, lr, momentum; optional lr_end
+    (cosine decay over the n_steps), nesterov, weight_decay, label_smoothing, augment,
+    clip_grad_norm (config/schema.json, "recipe"). update(optimizer) -> update function
+    replaces plain sgd_update (for example a masked one). state() holds everything the
+    remaining steps depend on (weights, optimizer, schedule, batch order and position,
+    generator), so that training in parts gives the network training in one go gives."""
+
+    def __init__(self, model, task: dict, sgd: dict, n_steps: int, generator: torch.Generator, update=None):
+        self.model, self.n_steps, self.done, self.generator = model, n_steps, 0, generator
+        self.stream = recipe_stream(task, sgd, generator)
+        self.optimizer = recipe_optimizer(model.parameters(), sgd)
+        self.decay = cosine_decay(self.optimizer, sgd, n_steps)
+        self.loss_fn, self.update = recipe_loss(self.stream, sgd), (update or sgd_update)(self.optimizer)
+
+    def step(self, loss) -> None:
+        self.update(loss)
+        if self.decay is not None:
+            self.decay.step()
+
+    def run(self, steps: int, desc: str = "train") -> None:
+        """The next `steps` steps (no more than remain)."""
+        steps = min(steps, self.n_steps - self.done)
+        run_steps(self.model, steps, self.loss_fn, self.step, desc=desc)
+        self.done += steps
+
+    def state(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "decay": None if self.decay is None else self.decay.state_dict(),
+                "generator": self.generator.get_state(), "order": self.stream.order,
+                "position": self.stream.position, "done": self.done}
+
+    def load_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.decay is not None:
+            self.decay.load_state_dict(state["decay"])
+        self.generator.set_state(state["generator"])
+        self.stream.order, self.stream.position, self.done = state["order"], state["position"], state["done"]
+
+
 def train_on_task(model, task: dict, sgd: dict, n_steps: int, generator: torch.Generator, update=None,
                   desc: str = "train") -> int:
-    """n_steps of a training recipe on task["train"] = (x uint8, y). sgd: batch_size, lr,
-    momentum; optional lr_end (cosine decay over the n_steps), nesterov, weight_decay,
-    label_smoothing, augment (config/schema.json, "recipe"). update(optimizer) -> update
-    function replaces plain sgd_update (for example a masked one). Returns n_steps."""
-    optimizer = recipe_optimizer(model.parameters(), sgd)
-    step = scheduled((update or sgd_update)(optimizer), optimizer, sgd, n_steps)
-    run_steps(model, n_steps, recipe_loss(recipe_stream(task, sgd, generator), sgd), step, desc=desc)
+    """n_steps of a training recipe (RecipeTraining) in one go. Returns n_steps."""
+    RecipeTraining(model, task, sgd, n_steps, generator, update).run(n_steps, desc)
     return n_steps
+
+
+def train_part(training: RecipeTraining, part: int, parts: int, state_dir: Path, keep_at: int | None = None,
+               desc: str = "train") -> dict:
+    """Part `part` (0, 1, ..., parts - 1) of training's steps, split into parts of equal
+    length: resumed from state_dir/part<part - 1>.pt, saved to state_dir/part<part>.pt
+    unless it is the last. keep_at: a step at which a copy of the weights is kept (an
+    iterate LTH rewinds to), carried from part to part. Returns {"kept": that copy or
+    None, "seconds": [wall seconds of each part so far]}."""
+    began = time.perf_counter()
+    carried = {"kept": None, "seconds": []}
+    if part > 0:
+        state = torch.load(Path(state_dir) / f"part{part - 1}.pt", map_location=next(training.model.parameters()).device,
+                           weights_only=False)
+        training.load_state(state["training"])
+        carried = state["carried"]
+    end = round(training.n_steps * (part + 1) / parts)
+    if keep_at is not None and training.done <= keep_at < end:
+        training.run(keep_at - training.done, desc=f"{desc} to step {keep_at}")
+        carried["kept"] = copy.deepcopy(training.model.state_dict())
+    training.run(end - training.done, desc=f"{desc} part {part + 1}/{parts}")
+    carried["seconds"] = carried["seconds"] + [time.perf_counter() - began]
+    if part < parts - 1:
+        Path(state_dir).mkdir(parents=True, exist_ok=True)
+        partial = Path(state_dir) / f".part{part}.pt.tmp"
+        torch.save({"training": training.state(), "carried": carried}, partial)
+        partial.replace(Path(state_dir) / f"part{part}.pt")
+    return carried
 
 
 def epoch_steps(task: dict, sgd: dict) -> int:

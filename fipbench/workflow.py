@@ -25,6 +25,11 @@ def _job_settings(cfg: dict, *sections: str) -> dict:
     return selected
 
 
+def part_count(sgd: dict) -> int:
+    """Jobs a training recipe is split into: ceil(epochs / part_epochs), 1 without part_epochs."""
+    return -(-sgd["epochs"] // sgd["part_epochs"]) if sgd.get("part_epochs") else 1
+
+
 def tune_grid(study_cfg: dict, method: str) -> list[tuple[str, float]]:
     """[(parameter, value)] of a method's validation grid; [] when it has none."""
     return [(name, value) for name, values in study_cfg["tune"].get(method, {}).items() for value in values]

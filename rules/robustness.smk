@@ -15,9 +15,41 @@ wildcard_constraints:
 
 
 RB_MODEL = f"{RB_WORK}/network/seed{{seed}}/model.pt"
+def rb_previous_part(wc, last=False):
+    """The saved state a part of a network's training resumes from ([] for the first part)."""
+    part = part_count(RB["train"]) - 1 if last else int(wc.part)
+    return [] if part == 0 else [f"{RB_WORK}/network/seed{wc.seed}/part{part - 1}.pt"]
+
+
+rule rb_network_part:  # a part of a training the recipe splits into jobs (train.part_epochs), all but the last
+    input:
+        data=RB_DATA,
+        previous=rb_previous_part,
+    output:
+        f"{RB_WORK}/network/seed{{seed}}/part{{part}}.pt",
+    log:
+        f"logs/{SCALE}/robustness/network_seed{{seed}}_part{{part}}.log",
+    wildcard_constraints:
+        seed=r"\d+",
+        part=r"\d+",
+    params:
+        cfg=RB_CFG,
+    threads: CFG["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=240,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} network --seed {wildcards.seed} --part {wildcards.part}"
+        " --data-dir $(dirname {input.data}) --work $(dirname {output}) --out /dev/null --threads {threads} > {log} 2>&1"
+
+
 rule rb_network:
     input:
         data=RB_DATA,
+        previous=lambda wc: rb_previous_part(wc, last=True),
     output:
         metrics=f"{RB_OUT}/network/seed{{seed}}/metrics.json",
         model=RB_MODEL,

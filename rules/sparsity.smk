@@ -6,9 +6,44 @@ SP_OUT = f"{RESULTS}/sparsity"
 SP_WORK = f"work/{SCALE}/sparsity"
 
 
+def sp_previous_part(wc, last=False):
+    """The saved state a part of the dense training resumes from ([] for the first part)."""
+    part = part_count(SP[wc.network]["train"]) - 1 if last else int(wc.part)
+    return [] if part == 0 else [f"{SP_WORK}/{wc.network}/dense/seed{wc.seed}/part{part - 1}.pt"]
+
+
+rule sp_dense_part:  # a part of a dense training the recipe splits into jobs (train.part_epochs), all but the last
+    input:
+        data=lambda wc: f"resources/{SCALE}/{SP[wc.network]['dataset']}.pt",
+        previous=sp_previous_part,
+    output:
+        f"{SP_WORK}/{{network}}/dense/seed{{seed}}/part{{part}}.pt",
+    log:
+        f"logs/{SCALE}/sparsity/{{network}}_dense_seed{{seed}}_part{{part}}.log",
+    wildcard_constraints:
+        network="|".join(SP["networks"]),
+        seed=r"\d+",
+        part=r"\d+",
+    params:
+        cfg=lambda wc: network_config(CFG, wc.network),
+        data_dir=lambda wc, input: os.path.dirname(input.data),
+    threads: CFG["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} dense --network {wildcards.network} --part {wildcards.part}"
+        " --seed {wildcards.seed} --data-dir {params.data_dir} --threads {threads}"
+        " --work $(dirname {output}) --out /dev/null > {log} 2>&1"
+
+
 rule sp_dense:
     input:
         data=lambda wc: f"resources/{SCALE}/{SP[wc.network]['dataset']}.pt",
+        previous=lambda wc: sp_previous_part(wc, last=True),
     output:
         metrics=f"{SP_OUT}/{{network}}/dense/seed{{seed}}/metrics.json",
         model=f"{SP_WORK}/{{network}}/dense/seed{{seed}}/model.pt",

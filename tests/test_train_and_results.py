@@ -15,8 +15,8 @@ from fipbench.data.vision import random_crop_flip, to_input
 from fipbench.fip import CrossEntropyObjective, OutputDistance, fip_loss
 from fipbench.results import Job
 from fipbench.studies.continual_2task import new_task_statistics_only
-from fipbench.train import (BatchStream, NonFiniteLoss, accuracy, recipe_optimizer, recipe_stream, run_steps, scheduled,
-                            sgd_update, supervised_loss, train_on_task)
+from fipbench.train import (BatchStream, NonFiniteLoss, RecipeTraining, accuracy, recipe_optimizer, recipe_stream,
+                            run_steps, scheduled, sgd_update, supervised_loss, train_on_task, train_part)
 
 
 def tiny_cnn():
@@ -120,6 +120,31 @@ def test_a_recipe_sets_nesterov_weight_decay_label_smoothing_and_augmentation():
     assert loss.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1).item(),
                                         rel=1e-5)
     assert loss.item() != pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-3)
+
+
+def test_a_training_in_parts_gives_the_network_of_one_go(tmp_path):
+    """Each part in a fresh RecipeTraining (as in a new job) resumed from the state the part
+    before saved: the same weights as one uninterrupted run, and the same kept iterate."""
+    x, y = images(48, 0)
+    task = {"train": (x, y)}
+    sgd = {"epochs": 2, "batch_size": 16, "lr": 0.1, "lr_end": 0.0, "momentum": 0.9, "nesterov": True,
+           "weight_decay": 5e-4, "augment": True}
+
+    def fresh():
+        torch.manual_seed(0)
+        return RecipeTraining(tiny_cnn(), task, sgd, 10, torch.Generator().manual_seed(3))
+    whole = fresh()
+    whole.run(4)
+    kept_in_one_go = {k: v.clone() for k, v in whole.model.state_dict().items()}
+    whole.run(6)
+    for part in range(3):
+        training = fresh()
+        carried = train_part(training, part, 3, tmp_path, keep_at=4)
+    assert training.done == 10 and sorted(p.name for p in tmp_path.iterdir()) == ["part0.pt", "part1.pt"]
+    for name, value in whole.model.state_dict().items():
+        assert torch.equal(value, training.model.state_dict()[name]), name
+        assert torch.equal(kept_in_one_go[name], carried["kept"][name]), name
+    assert len(carried["seconds"]) == 3
 
 
 def test_non_finite_loss_stops_the_loop_naming_its_first_step():

@@ -24,8 +24,10 @@ from fipbench.data.vision import load_splits, to_input
 from fipbench.ensemble import Ensemble, perturbation_size, pgd
 from fipbench.fip import OutputDistance, sample_members
 from fipbench.results import Job, resolve_device, seed_everything
-from fipbench.train import (accuracy, epoch_steps, flat_parameters, predict, recipe_optimizer, recipe_stream, run_steps,
-                            scheduled, sgd_update, train_on_task, with_fresh_batch_norm)
+from fipbench.train import (RecipeTraining, accuracy, epoch_steps, flat_parameters, predict,
+                            recipe_optimizer, recipe_stream, run_steps, scheduled, sgd_update, train_part,
+                            with_fresh_batch_norm)
+from fipbench.workflow import part_count
 
 STUDY = "robustness"
 
@@ -67,13 +69,24 @@ def clean_accuracy(model, task: dict) -> dict:
     return {f"{split}_accuracy": accuracy(predict(model, task[split][0]), task[split][1]) for split in ("val", "test")}
 
 
-def train_network(cfg: dict, seed: int, data_dir: Path, work: Path, out_dir: Path, threads: int) -> None:
-    """Train one network from scratch with seed; save work/model.pt and its accuracy."""
+def train_network(cfg: dict, seed: int, data_dir: Path, work: Path, out_dir: Path, threads: int,
+                  part: int | None = None) -> None:
+    """Train one network from scratch with seed, or part `part` of its training when the
+    recipe splits it (train.part_epochs: one job per part, resumed from work/); the last
+    part saves work/model.pt and writes its accuracy."""
     settings, device, task, sources = setup(cfg, seed, data_dir, threads)
+    sgd = settings["train"]
+    parts = part_count(sgd)
+    part = parts - 1 if part is None else part
+    model = build_network(settings, device)
+    training = RecipeTraining(model, task, sgd, epoch_steps(task, sgd), torch.Generator().manual_seed(seed))
+    if part < parts - 1:
+        train_part(training, part, parts, work, desc=f"{settings['network']} seed{seed}")
+        return
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
-        model = build_network(settings, device)
-        job.steps = train_on_task(model, task, settings["train"], epoch_steps(task, settings["train"]),
-                                  torch.Generator().manual_seed(seed), desc=f"{settings['network']} seed{seed}")
+        job.timings["parts_seconds"] = train_part(training, part, parts, work,
+                                                  desc=f"{settings['network']} seed{seed}")["seconds"]
+        job.steps = training.n_steps
         work.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), work / "model.pt")
         job.finish({**clean_accuracy(model, task), "parameters": sum(p.numel() for p in model.parameters())})

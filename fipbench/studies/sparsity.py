@@ -31,8 +31,9 @@ from fipbench.fip import OutputDistance, SparseProjectionObjective, fip_loss
 from fipbench.pruning import distance_to_sparse, masked_update, measured_sparsity, project, prunable
 from fipbench.records import level_key
 from fipbench.results import Job, resolve_device, seed_everything
-from fipbench.train import (accuracy, epoch_steps, predict, recipe_loss, recipe_optimizer, recipe_stream, run_steps,
-                            scheduled, sgd_update, train_on_task, with_fresh_batch_norm)
+from fipbench.train import (RecipeTraining, accuracy, epoch_steps, predict, run_steps, sgd_update,
+                            train_on_task, train_part, with_fresh_batch_norm)
+from fipbench.workflow import part_count
 
 STUDY = "sparsity"
 
@@ -67,25 +68,29 @@ def train(model, task: dict, sgd: dict, n_steps: int, generator: torch.Generator
 
 
 def train_dense(cfg: dict, network: str, seed: int, data_dir: Path, work: Path, out_dir: Path,
-                threads: int) -> None:
-    """Train the dense network; save work/{rewind,model}.pt (the iterate LTH rewinds to and
-    the trained network) and its metrics to out_dir."""
+                threads: int, part: int | None = None) -> None:
+    """Train the dense network, or part `part` of its training when the recipe splits it
+    (train.part_epochs: one job per part, each resumed from the state the one before saved
+    under work/). The last part saves work/{rewind,model}.pt (the iterate LTH rewinds to
+    and the trained network) and writes its metrics to out_dir."""
     settings, device = cfg[STUDY][network], resolve_device(cfg["device"])
     torch.set_num_threads(threads)
     seed_everything(seed)
     task, sources = load_task(settings, data_dir, device)
-    generator = torch.Generator().manual_seed(seed)
+    sgd, parts = settings["train"], part_count(settings["train"])
+    part = parts - 1 if part is None else part
+    model = models.build(network).to(device)
+    training = RecipeTraining(model, task, sgd, epoch_steps(task, sgd), torch.Generator().manual_seed(seed))
+    if part < parts - 1:
+        train_part(training, part, parts, work, settings["lth"]["rewind_step"], desc=f"{network} dense seed{seed}")
+        return
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
-        model = models.build(network).to(device)
-        sgd, rewind = settings["train"], settings["lth"]["rewind_step"]
-        job.steps = epoch_steps(task, sgd)
-        loss_fn = recipe_loss(recipe_stream(task, sgd, generator), sgd)
-        optimizer = recipe_optimizer(model.parameters(), sgd)
-        update = scheduled(sgd_update(optimizer), optimizer, sgd, job.steps)  # one schedule over both parts
+        carried = train_part(training, part, parts, work, settings["lth"]["rewind_step"],
+                             desc=f"{network} dense seed{seed}")
+        job.steps = training.n_steps
+        job.timings["parts_seconds"] = carried["seconds"]
         work.mkdir(parents=True, exist_ok=True)
-        run_steps(model, rewind, loss_fn, update, desc=f"{network} dense to rewind")
-        torch.save(model.state_dict(), work / "rewind.pt")
-        run_steps(model, job.steps - rewind, loss_fn, update, desc=f"{network} dense seed{seed}")
+        torch.save(carried["kept"], work / "rewind.pt")
         torch.save(model.state_dict(), work / "model.pt")
         job.finish({**evaluate(model, task), "parameters": sum(p.numel() for p in model.parameters()),
                     "prunable_weights": sum(w.numel() for w in prunable(model).values())})
