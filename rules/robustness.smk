@@ -71,107 +71,45 @@ rule rb_network:
         " --work $(dirname {output.model}) --out $(dirname {output.metrics}) --threads {threads} > {log} 2>&1"
 
 
-ENSEMBLE_SHELL = (
-    "python -m fipbench.cli --config {params.cfg:q} ensemble --method {params.method} --trial {wildcards.trial}"
-    " --data-dir $(dirname {input.data}) --networks {params.networks} --work $(dirname {output.members})"
-    " --out $(dirname {output.metrics}) --threads {threads} > {log} 2>&1"
-)
+def rb_starts(wc) -> list[str]:
+    """The pool networks a trial of an ensemble method starts from: DeepNet's members
+    (baselines/deepnet.py: disjoint trials), pool network trial % pool for FIP and FGE;
+    ADP trains its members itself."""
+    trial = int(wc.trial)
+    if wc.ensemble == "deepnet":
+        return [RB_MODEL.format(seed=s) for s in members_of_trial(list(range(RB["pool"])), RB["members"], trial)]
+    return [] if wc.ensemble == "adp" else [RB_MODEL.format(seed=trial % RB["pool"])]
 
 
-rule rb_fip:
+RB_RUNTIME = {"fip": 120, "fge": 240, "deepnet": 60, "adp": 600}  # minutes per trial (SLURM's limit)
+
+
+rule rb_ensemble:  # the members of one trial of one ensemble method
     input:
         data=RB_DATA,
-        start=lambda wc: RB_MODEL.format(seed=int(wc.trial) % RB["pool"]),
+        starts=rb_starts,
     output:
-        metrics=f"{RB_OUT}/build/fip/seed{{trial}}/metrics.json",
-        members=f"{RB_WORK}/fip/seed{{trial}}/members.pt",
+        metrics=f"{RB_OUT}/build/{{ensemble}}/seed{{trial}}/metrics.json",
+        members=f"{RB_WORK}/{{ensemble}}/seed{{trial}}/members.pt",
     log:
-        f"logs/{SCALE}/robustness/fip_seed{{trial}}.log",
+        f"logs/{SCALE}/robustness/{{ensemble}}_seed{{trial}}.log",
+    wildcard_constraints:
+        ensemble="|".join(RB["methods"]),
+        trial=r"\d+",
     params:
         cfg=RB_CFG,
-        method="fip",
         networks=f"{RB_WORK}/network",
     threads: CFG["threads"]
     resources:
-        mem_mb=6000,
-        runtime=120,
+        mem_mb=lambda wc: 8000 if wc.ensemble == "adp" else 6000,
+        runtime=lambda wc: RB_RUNTIME[wc.ensemble],
         gpu=GPU,
     conda:
         "../envs/torch.yaml"
     shell:
-        ENSEMBLE_SHELL
-
-
-rule rb_fge:
-    input:
-        data=RB_DATA,
-        start=lambda wc: RB_MODEL.format(seed=int(wc.trial) % RB["pool"]),
-    output:
-        metrics=f"{RB_OUT}/build/fge/seed{{trial}}/metrics.json",
-        members=f"{RB_WORK}/fge/seed{{trial}}/members.pt",
-    log:
-        f"logs/{SCALE}/robustness/fge_seed{{trial}}.log",
-    params:
-        cfg=RB_CFG,
-        method="fge",
-        networks=f"{RB_WORK}/network",
-    threads: CFG["threads"]
-    resources:
-        mem_mb=6000,
-        runtime=240,
-        gpu=GPU,
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        ENSEMBLE_SHELL
-
-
-rule rb_deepnet:
-    input:
-        data=RB_DATA,
-        members=lambda wc: [RB_MODEL.format(seed=s)
-                             for s in members_of_trial(list(range(RB["pool"])), RB["members"], int(wc.trial))],
-    output:
-        metrics=f"{RB_OUT}/build/deepnet/seed{{trial}}/metrics.json",
-        members=f"{RB_WORK}/deepnet/seed{{trial}}/members.pt",
-    log:
-        f"logs/{SCALE}/robustness/deepnet_seed{{trial}}.log",
-    params:
-        cfg=RB_CFG,
-        method="deepnet",
-        networks=f"{RB_WORK}/network",
-    threads: CFG["threads"]
-    resources:
-        mem_mb=6000,
-        runtime=60,
-        gpu=GPU,
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        ENSEMBLE_SHELL
-
-
-rule rb_adp:
-    input:
-        data=RB_DATA,
-    output:
-        metrics=f"{RB_OUT}/build/adp/seed{{trial}}/metrics.json",
-        members=f"{RB_WORK}/adp/seed{{trial}}/members.pt",
-    log:
-        f"logs/{SCALE}/robustness/adp_seed{{trial}}.log",
-    params:
-        cfg=RB_CFG,
-        method="adp",
-        networks=f"{RB_WORK}/network",
-    threads: CFG["threads"]
-    resources:
-        mem_mb=8000,
-        runtime=600,
-        gpu=GPU,
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        ENSEMBLE_SHELL
+        "python -m fipbench.cli --config {params.cfg:q} ensemble --method {wildcards.ensemble} --trial {wildcards.trial}"
+        " --data-dir $(dirname {input.data}) --networks {params.networks} --work $(dirname {output.members})"
+        " --out $(dirname {output.metrics}) --threads {threads} > {log} 2>&1"
 
 
 rule rb_transfer:
