@@ -19,6 +19,16 @@ def test_paper_scale_has_the_papers_settings():
     assert cfg["data"]["n_train"] is None
 
 
+@pytest.mark.parametrize("scale", ["laptop", "paper"])
+def test_every_tuned_method_searches_the_same_number_of_values(scale):
+    """The tuning budget is the same for FIP and every baseline with a knob, in both
+    continual-learning studies, and wide enough (5 values) to have an inside."""
+    cfg = load({"scale": scale})
+    for study in ("continual_2task", "task_sequence"):
+        sizes = {method: len(values) for method, grid in cfg[study]["tune"].items() for values in grid.values()}
+        assert set(sizes.values()) == {5} and {"fip", "ewc", "gem"} <= set(sizes), (study, sizes)
+
+
 def test_unknown_key_is_named():
     with pytest.raises(ConfigError, match="continual_2task.fip.betta"):
         load({"continual_2task": {"fip": {"betta": 1.0}}})
