@@ -10,18 +10,20 @@ from fipbench.studies.bert_paths import path_spec
 def job_config(cfg: dict, *sections: str) -> str:
     """JSON of the config sections a job depends on (with scale, device, threads, precision and data),
     passed to the job as its overrides: a change elsewhere in the config does not make
-    Snakemake rerun it. A study's `tune` grid is left out: it decides which grid jobs
-    exist, and a job sees the chosen value through its chosen.json input."""
+    Snakemake rerun it. A study's `tune` grid and `methods` list are left out: they decide
+    which jobs exist (a job sees its grid's choice through its chosen.json input), so
+    adding a method or a grid value does not rerun the other methods' jobs."""
     return json.dumps(_job_settings(cfg, *sections), sort_keys=True)
 
 
 COMMON_KEYS = ("scale", "device", "threads", "precision", "data")  # in every job's config
+WHICH_JOBS = ("tune", "methods")  # a study's keys that decide which jobs exist, not what one job does
 
 
 def _job_settings(cfg: dict, *sections: str) -> dict:
     selected = {key: cfg[key] for key in COMMON_KEYS}
     for section in sections:
-        selected[section] = {k: v for k, v in cfg[section].items() if k != "tune"}
+        selected[section] = {k: v for k, v in cfg[section].items() if k not in WHICH_JOBS}
     return selected
 
 
@@ -39,7 +41,7 @@ def network_config(cfg: dict, network: str) -> str:
     """job_config of a sparsity job: only its network's settings from the sparsity section,
     so that changing another network's settings does not rerun it."""
     selected = _job_settings(cfg)
-    selected["sparsity"] = {"methods": cfg["sparsity"]["methods"], network: cfg["sparsity"][network]}
+    selected["sparsity"] = {network: cfg["sparsity"][network]}
     return json.dumps(selected, sort_keys=True)
 
 

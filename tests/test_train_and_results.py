@@ -340,8 +340,8 @@ def test_a_metric_the_scale_does_not_measure_is_named_not_judged(tmp_path):
 
 
 def test_every_committed_claim_row_is_well_formed():
-    """Every row of config/claims.yaml has one statement form, gates of known forms at known
-    scales, and compares with methods its study writes at some scale."""
+    """Every row of config/claims.yaml has one statement form and gates of one known form at
+    known scales; the settings name every scale."""
     import yaml
 
     from fipbench.claims import CLAIMS_FILE, GATE_FORMS
