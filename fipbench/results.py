@@ -39,6 +39,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def start_job(cfg: dict, seed: int, threads: int) -> torch.device:
+    """What every job does first: its torch threads set, Python, NumPy and torch seeded
+    from seed; returns the device cfg["device"] names (resolve_device)."""
+    device = resolve_device(cfg["device"])
+    torch.set_num_threads(threads)
+    seed_everything(seed)
+    return device
+
+
 def resolve_device(name: str) -> torch.device:
     """'auto' -> CUDA when present, else CPU; 'cuda' without a GPU is an error."""
     if name == "auto":

@@ -33,7 +33,7 @@ from fipbench.data.text import random_masking
 from fipbench.fip import CrossEntropyObjective, OutputDistance, SparseProjectionObjective, fip_loss
 from fipbench.models.bert import MaskedLMView, TextModel, load_masked_lm, load_tokenizer
 from fipbench.pruning import masked_update, measured_sparsity, project, prunable
-from fipbench.results import Job, resolve_device, seed_everything
+from fipbench.results import Job, start_job
 from fipbench.studies.bert_paths import path_spec
 from fipbench.train import BatchStream, accuracy, flat_parameters, run_steps, sgd_update, supervised_loss
 
@@ -268,10 +268,9 @@ OPERATIONS = {"mlm": _mlm, "finetune": _finetune, "cl": _cl, "co": _co}
 def run_path(cfg: dict, path: str, text_file: Path, results: Path, work: Path, threads: int) -> None:
     """Walk one path from its start node (start_node; the pretrained model for the base path)
     and write its nodes (metrics["nodes"]) to results/<path>/ and their weights to work/<path>/."""
-    settings, device = cfg[STUDY], resolve_device(cfg["device"])
-    torch.set_num_threads(threads)
+    settings = cfg[STUDY]
     seed = settings["seed"]
-    seed_everything(seed)
+    device = start_job(cfg, seed, threads)
     operation, task, _, family = path_spec(path)
     start, start_id, start_record = start_node(path, results, work, seed)
     out_dir, work = folder(results, path, seed), folder(work, path, seed)
@@ -348,10 +347,9 @@ def run_oneshot(cfg: dict, text_file: Path, results: Path, work: Path, threads: 
     """Fig. 5A's baselines from the base model at every target: one-shot magnitude pruning
     without retraining and after masked MLM retraining for as many steps as the FIP path
     took to reach the target, and random sparse (no retraining); WikiText-2 scores."""
-    settings, device = cfg[STUDY], resolve_device(cfg["device"])
-    torch.set_num_threads(threads)
+    settings = cfg[STUDY]
     seed = settings["seed"]
-    seed_everything(seed)
+    device = start_job(cfg, seed, threads)
     text = load_text(text_file, device)
     generator = torch.Generator().manual_seed(seed)
     start, start_id, _ = start_node("sparse", results, work, seed)
@@ -394,9 +392,8 @@ def run_query(cfg: dict, text_file: Path, results: Path, work: Path, paths: list
     masked-token NLL over the fixed masking) on the WikiText-2 and IMDB query samples;
     writes the graph: nodes (with their family and scores) and edges (consecutive nodes of
     a path, a path's first node joined to its start node, length = Euclidean weight distance)."""
-    settings, device = cfg[STUDY], resolve_device(cfg["device"])
-    torch.set_num_threads(threads)
-    seed_everything(settings["seed"])
+    settings = cfg[STUDY]
+    device = start_job(cfg, settings["seed"], threads)
     text = load_text(text_file, device)
     seed = settings["seed"]
     with Job(folder(results, "query", seed), cfg, seed, device, threads, {"text": text["sources"]}) as job:

@@ -15,7 +15,7 @@ from fipbench import models
 from fipbench.continual import METHODS, learn_tasks, task_accuracies, walk_summary
 from fipbench.data.mirror import sha256
 from fipbench.data.vision import load_splits, to_input
-from fipbench.results import Job, resolve_device, seed_everything
+from fipbench.results import Job, start_job
 from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
 
 STUDY = "continual_2task"
@@ -32,9 +32,8 @@ def load_tasks(data_dir: Path, device: torch.device) -> tuple[dict, dict]:
 
 def train_base(cfg: dict, seed: int, data_dir: Path, checkpoint: Path, out_dir: Path, threads: int) -> None:
     """Train the shared base network on MNIST; save it to checkpoint and its metrics to out_dir."""
-    study, device = cfg[STUDY], resolve_device(cfg["device"])
-    torch.set_num_threads(threads)
-    seed_everything(seed)
+    study = cfg[STUDY]
+    device = start_job(cfg, seed, threads)
     tasks, sources = load_tasks(data_dir, device)
     generator = torch.Generator().manual_seed(seed)
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
@@ -75,10 +74,9 @@ def learn_new_task(cfg: dict, method: str, seed: int, data_dir: Path, base_check
 
     split: where the final numbers and curves are measured ("val" when scoring the grid).
     settings: the method's hyperparameters (defaults: cfg[STUDY][method])."""
-    study, device = cfg[STUDY], resolve_device(cfg["device"])
+    study = cfg[STUDY]
     settings = dict(study[method] if settings is None else settings)
-    torch.set_num_threads(threads)
-    seed_everything(seed)
+    device = start_job(cfg, seed, threads)
     tasks, sources = load_tasks(data_dir, device)
     generator = torch.Generator().manual_seed(seed)
     with Job(out_dir, cfg, seed, device, threads, sources) as job:

@@ -18,7 +18,7 @@ from fipbench.data.vision import load_splits, to_input
 from fipbench.fip import OutputDistance, sample_members
 from fipbench.fip.metric import (effective_rank, flat_metric, fraction_below, quadrature_nodes, rank_bound,
                                  top_eigenvalues)
-from fipbench.results import Job, resolve_device, seed_everything
+from fipbench.results import Job, start_job
 
 STUDY = "geometry"
 STATES = ("init", "trained", "fip")
@@ -29,9 +29,8 @@ def spectrum(cfg: dict, network: str, state: str, seed: int, data: Path, trained
     """Measure g's spectrum of `network` in `state` on the first training images of `data`
     (the prepared dataset it was trained on); write the metrics. trained: the trained
     network's state_dict (for the states trained and fip)."""
-    settings, device = cfg[STUDY], resolve_device(cfg["device"])
-    torch.set_num_threads(threads)
-    seed_everything(seed)
+    settings = cfg[STUDY]
+    device = start_job(cfg, seed, threads)
     generator = torch.Generator().manual_seed(seed)
     task, source = load_splits(Path(data), device)
     with Job(out_dir, cfg, seed, device, threads, {Path(data).stem: source}) as job:

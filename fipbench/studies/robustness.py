@@ -23,7 +23,7 @@ from fipbench.analysis import coherence, representation_diversity, weight_pca
 from fipbench.data.vision import load_splits, to_input
 from fipbench.ensemble import Ensemble, perturbation_size, pgd
 from fipbench.fip import OutputDistance, sample_members
-from fipbench.results import Job, resolve_device, seed_everything
+from fipbench.results import Job, start_job
 from fipbench.train import (RecipeTraining, accuracy, epoch_steps, flat_parameters, predict,
                             recipe_optimizer, recipe_stream, run_steps, scheduled, sgd_update, train_part,
                             with_fresh_batch_norm)
@@ -54,9 +54,8 @@ def load_network(settings: dict, path: Path, device: torch.device):
 
 def setup(cfg: dict, seed: int, data_dir: Path, threads: int) -> tuple[dict, torch.device, dict, dict]:
     """(settings, device, task {split: (x, y)}, data sources) of a robustness job."""
-    settings, device = cfg[STUDY], resolve_device(cfg["device"])
-    torch.set_num_threads(threads)
-    seed_everything(seed)
+    settings = cfg[STUDY]
+    device = start_job(cfg, seed, threads)
     task, source = load_splits(Path(data_dir) / f"{settings['dataset']}.pt", device)
     return settings, device, task, {settings["dataset"]: source}
 

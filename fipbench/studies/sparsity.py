@@ -30,7 +30,7 @@ from fipbench.data.vision import load_splits, to_input
 from fipbench.fip import OutputDistance, SparseProjectionObjective, fip_loss
 from fipbench.pruning import distance_to_sparse, masked_update, measured_sparsity, project, prunable
 from fipbench.records import level_key
-from fipbench.results import Job, resolve_device, seed_everything
+from fipbench.results import Job, start_job
 from fipbench.train import (RecipeTraining, accuracy, epoch_steps, predict, run_steps, sgd_update,
                             train_on_task, train_part, with_fresh_batch_norm)
 from fipbench.workflow import part_count
@@ -73,9 +73,8 @@ def train_dense(cfg: dict, network: str, seed: int, data_dir: Path, work: Path, 
     (train.part_epochs: one job per part, each resumed from the state the one before saved
     under work/). The last part saves work/{rewind,model}.pt (the iterate LTH rewinds to
     and the trained network) and writes its metrics to out_dir."""
-    settings, device = cfg[STUDY][network], resolve_device(cfg["device"])
-    torch.set_num_threads(threads)
-    seed_everything(seed)
+    settings = cfg[STUDY][network]
+    device = start_job(cfg, seed, threads)
     task, sources = load_task(settings, data_dir, device)
     sgd, parts = settings["train"], part_count(settings["train"])
     part = parts - 1 if part is None else part
@@ -213,9 +212,8 @@ def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, ba
     METHODS[method]; write {"levels": {level_key(p): result}, ...} to out_dir."""
     if method not in METHODS:
         raise ValueError(f"unknown sparsity method {method!r}; known: {', '.join(METHODS)}")
-    settings, device = cfg[STUDY][network], resolve_device(cfg["device"])
-    torch.set_num_threads(threads)
-    seed_everything(seed)
+    settings = cfg[STUDY][network]
+    device = start_job(cfg, seed, threads)
     task, sources = load_task(settings, data_dir, device)
     generator = torch.Generator().manual_seed(seed)
     targets = sorted(settings["sparsities"])

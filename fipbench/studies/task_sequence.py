@@ -16,7 +16,7 @@ from fipbench.continual import METHODS, learn_tasks, task_accuracies, walk_summa
 from fipbench.data.mirror import sha256
 from fipbench.data.streams import split_tasks
 from fipbench.data.vision import load_splits
-from fipbench.results import Job, resolve_device, seed_everything
+from fipbench.results import Job, start_job
 from fipbench.train import epoch_steps, predict, train_on_task
 
 STUDY = "task_sequence"
@@ -45,9 +45,8 @@ def build_model(cfg: dict, n_classes: int, device: torch.device):
 def train_first_task(cfg: dict, seed: int, data: Path, checkpoint: Path, out_dir: Path, threads: int) -> None:
     """Train the network on task 1 from its initialisation; save it to checkpoint and its
     task-1 test accuracy to out_dir."""
-    study, device = cfg[STUDY], resolve_device(cfg["device"])
-    torch.set_num_threads(threads)
-    seed_everything(seed)
+    study = cfg[STUDY]
+    device = start_job(cfg, seed, threads)
     tasks, order, n_classes, sources = load_stream(cfg, data, device)
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
         model = build_model(cfg, n_classes, device)
@@ -86,10 +85,9 @@ def learn_sequence(cfg: dict, method: str, seed: int, data: Path, first: Path, o
 
     split: where every accuracy is measured ("val" when scoring the grid). settings: the
     method's hyperparameters (defaults: cfg[STUDY][method])."""
-    study, device = cfg[STUDY], resolve_device(cfg["device"])
+    study = cfg[STUDY]
     settings = dict(study[method] if settings is None else settings)
-    torch.set_num_threads(threads)
-    seed_everything(seed)
+    device = start_job(cfg, seed, threads)
     tasks, order, n_classes, sources = load_stream(cfg, data, device)
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
         model = build_model(cfg, n_classes, device)
