@@ -16,8 +16,16 @@ import pytest
 
 from conftest import REPO
 
-IGNORED = shutil.ignore_patterns("results", "work", "resources", "logs", ".snakemake", "__pycache__", ".venv",
-                                 ".pytest_cache", "*.egg-info")
+RUN_FOLDERS = {"results", "work", "resources", "logs", ".snakemake", ".venv", ".pytest_cache"}  # at the top only
+CACHES = shutil.ignore_patterns("__pycache__", "*.egg-info")
+
+
+def IGNORED(folder, names):
+    """What a copy of the repository leaves out: the run's folders at its top (so that
+    benchmarks/results/, which is committed, is copied and the copy is a clean checkout)
+    and caches anywhere."""
+    top = {name for name in names if name in RUN_FOLDERS} if Path(folder).resolve() == REPO.resolve() else set()
+    return top | CACHES(folder, names)
 
 
 def snakemake(*args, cwd=REPO, check=True):
