@@ -414,14 +414,15 @@ def test_report_page_holds_the_figures_and_the_claims(smoke_run, tmp_path):
         assert needle in html
 
 
-def test_readme_tables_are_generated_from_the_committed_laptop_results():
+@pytest.mark.parametrize("scale", ["laptop", "paper"])
+def test_readme_tables_are_generated_from_the_committed_results(scale):
     from fipbench.claims import check, markdown_table
     from fipbench.config import load
     from fipbench.records import job_time_table
 
     readme = (REPO / "README.md").read_text()
-    assert markdown_table(check(load({"scale": "laptop"}), REPO / "results" / "laptop")) in readme
-    assert "<!-- jobtime:laptop -->\n" + job_time_table(REPO / "results" / "laptop") in readme
+    assert f"<!-- claims:{scale} -->\n" + markdown_table(check(load({"scale": scale}), REPO / "results" / scale)) in readme
+    assert f"<!-- jobtime:{scale} -->\n" + job_time_table(REPO / "results" / scale) in readme
 
 
 def test_python_m_fipbench_runs_the_command_line():
