@@ -23,3 +23,25 @@ SCALE = CFG["scale"]
 RESULTS = f"results/{SCALE}"
 CFG_JSON = json.dumps(CFG, sort_keys=True)
 GPU = 1 if SCALE == "paper" else 0  # resource request for the SLURM profile
+
+
+def sp_previous_part(wc, last=False):
+    """The saved state a part of the dense training resumes from ([] for the first part)."""
+    part = part_count(SP[wc.network]["train"]) - 1 if last else int(wc.part)
+    return [] if part == 0 else [f"{SP_WORK}/{wc.network}/dense/seed{wc.seed}/part{part - 1}.pt"]
+
+
+def rb_previous_part(wc, last=False):
+    """The saved state a part of a network's training resumes from ([] for the first part)."""
+    part = part_count(RB["train"]) - 1 if last else int(wc.part)
+    return [] if part == 0 else [f"{RB_WORK}/network/seed{wc.seed}/part{part - 1}.pt"]
+
+
+def rb_starts(wc) -> list[str]:
+    """The pool networks a trial of an ensemble method starts from: DeepNet's members
+    (baselines/deepnet.py: disjoint trials), pool network trial % pool for FIP and FGE;
+    ADP trains its members itself."""
+    trial = int(wc.trial)
+    if wc.ensemble == "deepnet":
+        return [RB_MODEL.format(seed=s) for s in members_of_trial(list(range(RB["pool"])), RB["members"], trial)]
+    return [] if wc.ensemble == "adp" else [RB_MODEL.format(seed=trial % RB["pool"])]

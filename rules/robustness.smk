@@ -15,12 +15,6 @@ wildcard_constraints:
 
 
 RB_MODEL = f"{RB_WORK}/network/seed{{seed}}/model.pt"
-def rb_previous_part(wc, last=False):
-    """The saved state a part of a network's training resumes from ([] for the first part)."""
-    part = part_count(RB["train"]) - 1 if last else int(wc.part)
-    return [] if part == 0 else [f"{RB_WORK}/network/seed{wc.seed}/part{part - 1}.pt"]
-
-
 rule rb_network_part:  # a part of a training the recipe splits into jobs (train.part_epochs), all but the last
     input:
         data=RB_DATA,
@@ -69,16 +63,6 @@ rule rb_network:
     shell:
         "python -m fipbench.cli --config {params.cfg:q} network --seed {wildcards.seed} --data-dir $(dirname {input.data})"
         " --work $(dirname {output.model}) --out $(dirname {output.metrics}) --threads {threads} > {log} 2>&1"
-
-
-def rb_starts(wc) -> list[str]:
-    """The pool networks a trial of an ensemble method starts from: DeepNet's members
-    (baselines/deepnet.py: disjoint trials), pool network trial % pool for FIP and FGE;
-    ADP trains its members itself."""
-    trial = int(wc.trial)
-    if wc.ensemble == "deepnet":
-        return [RB_MODEL.format(seed=s) for s in members_of_trial(list(range(RB["pool"])), RB["members"], trial)]
-    return [] if wc.ensemble == "adp" else [RB_MODEL.format(seed=trial % RB["pool"])]
 
 
 RB_RUNTIME = {"fip": 120, "fge": 240, "deepnet": 60, "adp": 600}  # minutes per trial (SLURM's limit)

@@ -6,12 +6,6 @@ SP_OUT = f"{RESULTS}/sparsity"
 SP_WORK = f"work/{SCALE}/sparsity"
 
 
-def sp_previous_part(wc, last=False):
-    """The saved state a part of the dense training resumes from ([] for the first part)."""
-    part = part_count(SP[wc.network]["train"]) - 1 if last else int(wc.part)
-    return [] if part == 0 else [f"{SP_WORK}/{wc.network}/dense/seed{wc.seed}/part{part - 1}.pt"]
-
-
 rule sp_dense_part:  # a part of a dense training the recipe splits into jobs (train.part_epochs), all but the last
     input:
         data=lambda wc: f"resources/{SCALE}/{SP[wc.network]['dataset']}.pt",
