@@ -11,13 +11,13 @@ from typing import Callable
 
 import torch
 from avalanche.benchmarks.scenarios.dataset_scenario import benchmark_from_datasets
-from avalanche.benchmarks.utils import as_taskaware_classification_dataset
+from avalanche.benchmarks.utils.classification_dataset import _make_taskaware_classification_dataset
 from avalanche.training.plugins import SupervisedPlugin
 from avalanche.training.plugins.evaluation import EvaluationPlugin
 from avalanche.training.supervised import Naive
 from torch.utils.data import Dataset
 
-from baselines import agem, ewc, gem, replay
+from baselines import agem, ewc, gem, lwf, replay
 from fipbench.data.vision import to_input
 from fipbench.train import flat_parameters, recipe_optimizer
 
@@ -95,8 +95,8 @@ def learn_stream(model, plugin: SupervisedPlugin, tasks: list[tuple], sgd: dict,
     with its "task", optimiser steps over all trained tasks); the last record of each task
     is taken at its end. timings (the job's, for provenance) gets seconds_per_task: the
     wall seconds of each task's training, plugin work included, records not."""
-    stream = benchmark_from_datasets(train=[as_taskaware_classification_dataset(_TaskDataset(*task))
-                                            for task in tasks]).train_stream
+    stream = benchmark_from_datasets(train=[_make_taskaware_classification_dataset(_TaskDataset(*task))
+                                            for task in tasks]).train_stream  # targets, task labels as attributes (LwF reads them)
     recorder = _Recorder(record, record_every, type(plugin).__name__)
     strategy = Naive(model=model, optimizer=recipe_optimizer(model.parameters(), sgd),
                      train_mb_size=sgd["batch_size"], train_epochs=0, device=device, plugins=[plugin, recorder],
@@ -132,4 +132,4 @@ class AvalancheMethod:
 
 METHODS = {"ewc": AvalancheMethod(ewc.plugin, keeps_memory=False), "gem": AvalancheMethod(gem.plugin, keeps_memory=True),
            "agem": AvalancheMethod(agem.plugin, keeps_memory=True),
-           "replay": AvalancheMethod(replay.plugin, keeps_memory=True)}
+           "replay": AvalancheMethod(replay.plugin, keeps_memory=True), "lwf": AvalancheMethod(lwf.plugin, keeps_memory=False)}

@@ -7,25 +7,24 @@ from pathlib import Path
 
 from fipbench.records import write_json_atomic
 
-TUNED = {"fip": "beta", "ewc": "lambda", "gem": "strength"}  # method -> hyperparameter of its validation grid
-
 
 def select(grid_results: list[Path], out: Path, score: str = "mean_class_incremental") -> None:
     """Pick the grid value with the best final `score` (a key of task_accuracies) on the
     validation split.
 
-    grid_results: metrics.json files of one method's grid (split "val"). Writes out (JSON):
+    grid_results: metrics.json files of one method's grid (split "val"), each in a folder
+    <parameter>-<value> as the tune rules write them. Writes out (JSON):
     {"method", "parameter", "value", "grid": [{"value", "score"}], "score": "..."}."""
     rows = []
     for path in grid_results:
         metrics = json.loads(Path(path).read_text())
         if metrics["split"] != "val":
             raise ValueError(f"{path}: grid results must be measured on the validation split")
-        method = metrics["method"]
-        rows.append({"value": metrics["settings"][TUNED[method]], "score": metrics["final"][score]})
+        method, parameter = metrics["method"], Path(path).parent.name.split("-", 1)[0]
+        rows.append({"value": metrics["settings"][parameter], "score": metrics["final"][score]})
     best = max(rows, key=lambda row: row["score"])
     described = score.replace("_incremental", "-incremental").replace("_", " ")
-    write_json_atomic(Path(out), {"method": method, "parameter": TUNED[method], "value": best["value"],
+    write_json_atomic(Path(out), {"method": method, "parameter": parameter, "value": best["value"],
                                   "grid": rows, "score": f"{described} accuracy, validation split"})
 
 
@@ -45,11 +44,12 @@ def grid_edges(results: Path) -> list[str]:
 
 def tuned_settings(study_cfg: dict, method: str, chosen: Path | None = None, value: float | None = None) -> dict:
     """study_cfg[method] with the hyperparameter chosen on the validation grid (chosen.json),
-    or set to value (a grid job), if given."""
+    or set to value (a grid job, for the one parameter study_cfg["tune"][method] searches), if given."""
     settings = dict(study_cfg[method])
     if chosen is not None:
         selection = json.loads(Path(chosen).read_text())
         settings[selection["parameter"]] = selection["value"]
     if value is not None:
-        settings[TUNED[method]] = value
+        (parameter,) = study_cfg["tune"][method]
+        settings[parameter] = value
     return settings

@@ -4,6 +4,7 @@ import json
 import os
 from pathlib import Path
 
+from fipbench.config import CONFIG_DIR
 from fipbench.studies.bert_paths import path_spec
 
 
@@ -45,13 +46,37 @@ def network_config(cfg: dict, network: str) -> str:
     return json.dumps(selected, sort_keys=True)
 
 
+METHOD_SCOPED = ("continual_2task", "task_sequence")  # studies whose jobs see only their own method's block
+
+
+def method_names(study: str) -> list[str]:
+    """Every method a study's `methods` list may name (config/schema.json)."""
+    schema = json.loads((CONFIG_DIR / "schema.json").read_text())
+    return schema["properties"][study]["properties"]["methods"]["items"]["enum"]
+
+
+def method_config(cfg: dict, study: str, method: str | None = None) -> str:
+    """job_config of a job of a METHOD_SCOPED study: its section keeps, of the methods'
+    blocks, only `method`'s (none for the network every method starts from) and FIP's
+    (every method's memory distance is measured in FIP's distance), so that adding a
+    method or changing another baseline's settings does not rerun this job."""
+    selected = _job_settings(cfg, study)
+    others = set(method_names(study)) - {method, "fip"}
+    selected[study] = {key: value for key, value in selected[study].items() if key not in others}
+    return json.dumps(selected, sort_keys=True)
+
+
 def expected_job_config(cfg: dict, folder: Path) -> dict:
     """What the rules pass today to the job whose results folder is `folder` (relative to
     results/<scale>: <study>/..., sparsity/<network>/...): job_config of its study's
-    section, or network_config for a sparsity job."""
+    section, network_config for a sparsity job, method_config (for the first folder that
+    names a method) in a METHOD_SCOPED study."""
     study, *rest = Path(folder).parts
     if study == "sparsity":
         return json.loads(network_config(cfg, rest[0]))
+    if study in METHOD_SCOPED:
+        method = next((part for part in rest if part in method_names(study)), None)
+        return json.loads(method_config(cfg, study, method))
     return json.loads(job_config(cfg, *([study] if study in cfg else [])))
 
 

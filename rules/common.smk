@@ -12,8 +12,8 @@ sys.path.insert(0, workflow.basedir)
 
 from fipbench.config import load, sparsity_seeds  # noqa: E402
 from fipbench.studies.bert_paths import all_paths  # noqa: E402
-from fipbench.workflow import (bert_start, job_config, network_config, part_count, release_stale_locks,  # noqa: E402
-                                tune_grid)
+from fipbench.workflow import (bert_start, job_config, method_config, network_config, part_count,  # noqa: E402
+                                release_stale_locks, tune_grid)
 
 CFG = load(config)  # raises ConfigError naming the key: the workflow stops before any job
 if workflow.is_main_process and (stale := release_stale_locks(os.getcwd())):

@@ -6,7 +6,7 @@ C2 = CFG["continual_2task"]
 C2_OUT = f"{RESULTS}/continual_2task"
 C2_WORK = f"work/{SCALE}/continual_2task"
 C2_DATA = expand(f"resources/{SCALE}/{{dataset}}.pt", dataset=["mnist", "fashion_mnist"])
-C2_JSON = job_config(CFG, "continual_2task")
+C2_JSON = method_config(CFG, "continual_2task")  # the network every method starts from
 TUNE_SEED = CFG["seeds"][0]
 
 
@@ -50,7 +50,7 @@ rule c2_tune:
     log:
         f"logs/{SCALE}/continual_2task/tune_{{method}}_{{param}}-{{value}}.log",
     params:
-        cfg=C2_JSON,
+        cfg=lambda wc: method_config(CFG, "continual_2task", wc.method),
         data_dir=lambda wc, input: os.path.dirname(input.data[0]),
         seed=TUNE_SEED,
     threads: CFG["threads"]
@@ -75,7 +75,7 @@ rule c2_select:
     log:
         f"logs/{SCALE}/continual_2task/select_{{method}}.log",
     params:
-        cfg=C2_JSON,
+        cfg=lambda wc: method_config(CFG, "continual_2task", wc.method),
     conda:
         "../envs/report.yaml"
     shell:
@@ -92,7 +92,7 @@ rule c2_learn:
     log:
         f"logs/{SCALE}/continual_2task/{{method}}_seed{{seed}}.log",
     params:
-        cfg=C2_JSON,
+        cfg=lambda wc: method_config(CFG, "continual_2task", wc.method),
         data_dir=lambda wc, input: os.path.dirname(input.data[0]),
         chosen=lambda wc, input: f"--chosen {input.chosen}" if input.chosen else "",
         path=f"{C2_WORK}/{{method}}/seed{{seed}}/path",

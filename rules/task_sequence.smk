@@ -8,7 +8,7 @@ TS_STREAM = TS["stream"]
 TS_OUT = f"{RESULTS}/task_sequence/{TS_STREAM}"
 TS_WORK = f"work/{SCALE}/task_sequence/{TS_STREAM}"
 TS_DATA = f"resources/{SCALE}/{TS[TS_STREAM]['dataset']}.pt"
-TS_JSON = job_config(CFG, "task_sequence")
+TS_JSON = method_config(CFG, "task_sequence")  # the network every method starts from
 TS_LOG = f"logs/{SCALE}/task_sequence/{TS_STREAM}"
 
 
@@ -47,7 +47,7 @@ rule ts_tune:
     log:
         f"{TS_LOG}/tune_{{ts_method}}_{{param}}-{{value}}.log",
     params:
-        cfg=TS_JSON,
+        cfg=lambda wc: method_config(CFG, "task_sequence", wc.ts_method),
         seed=TUNE_SEED,
     threads: CFG["threads"]
     resources:
@@ -71,7 +71,7 @@ rule ts_select:
     log:
         f"{TS_LOG}/select_{{ts_method}}.log",
     params:
-        cfg=TS_JSON,
+        cfg=lambda wc: method_config(CFG, "task_sequence", wc.ts_method),
     conda:
         "../envs/report.yaml"
     shell:
@@ -89,7 +89,7 @@ rule ts_learn:
     log:
         f"{TS_LOG}/{{ts_method}}_seed{{seed}}.log",
     params:
-        cfg=TS_JSON,
+        cfg=lambda wc: method_config(CFG, "task_sequence", wc.ts_method),
         chosen=lambda wc, input: f"--chosen {input.chosen}" if input.chosen else "",
     threads: CFG["threads"]
     resources:

@@ -1,6 +1,7 @@
 """Task streams and CIFAR-100 on a small fake copy written here in torchvision's own
 on-disk format (pickled dicts), served from a mirror folder with SHA256SUMS."""
 
+import copy
 import math
 import pickle
 
@@ -77,7 +78,7 @@ def test_resnet18_widths(nf, parameters):
     assert model(torch.rand(2, 3, 32, 32)).shape == (2, 100)
 
 
-@pytest.mark.parametrize("method", ["agem", "ewc"])
+@pytest.mark.parametrize("method", ["agem", "ewc", "lwf"])
 def test_avalanche_plugins_learn_a_stream_of_three_tasks(method):
     """tasks[0] is taken as learned; tasks 1 and 2 are trained in turn (2 steps each),
     recorded every step, with a record at the end of each task, each naming its task."""
@@ -88,13 +89,35 @@ def test_avalanche_plugins_learn_a_stream_of_three_tasks(method):
              for t in range(3)]
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
-    settings = {"agem": {"sample_size": 16}, "ewc": {"lambda": 1.0}}[method]
+    settings = {"agem": {"sample_size": 16}, "ewc": {"lambda": 1.0}, "lwf": {"alpha": 1.0, "temperature": 2.0}}[method]
     sgd = {"epochs": 1, "batch_size": 32, "lr": 0.1, "momentum": 0.0}
     records, steps = learn_stream(model, METHODS[method].plugin(settings, 8, 3), tasks, sgd, torch.device("cpu"),
                                   lambda net, task: {"learning": task}, 1)
     assert steps == 4 and [r["step"] for r in records] == [0, 1, 2, 3, 4]
     assert [r["task"] for r in records] == [r["learning"] for r in records] == [1, 1, 1, 2, 2]
     assert records[0]["weight_distance"] == 0 and all(r["weight_distance"] > 0 for r in records[1:])
+
+
+def test_lwf_keeps_the_first_tasks_outputs_closer_than_plain_training():
+    """From one network, task 1 learned with LwF's distillation (alpha 10) and without it
+    (alpha 0): on task 1's images, the outputs over task 0's classes move less with it."""
+    from baselines.avalanche_cl import METHODS, learn_stream
+
+    g = torch.Generator().manual_seed(0)
+    tasks = [(torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8), torch.arange(64) % 2 + 2 * t)
+             for t in range(2)]
+    torch.manual_seed(0)
+    start = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 4))
+    inputs = tasks[1][0].float().div(255).unsqueeze(1)
+    before = start(inputs)[:, :2].log_softmax(1).detach()
+    moved = {}
+    for alpha in (0.0, 10.0):
+        model = copy.deepcopy(start)
+        learn_stream(model, METHODS["lwf"].plugin({"alpha": alpha, "temperature": 2.0}, 0, 2), tasks,
+                     {"epochs": 3, "batch_size": 16, "lr": 0.002, "momentum": 0.0}, torch.device("cpu"),
+                     lambda net, task: {}, 100)
+        moved[alpha] = (model(inputs)[:, :2].log_softmax(1) - before).abs().mean().item()
+    assert moved[10.0] < 0.5 * moved[0.0]
 
 
 def test_replay_keeps_the_same_images_per_task_as_fip():

@@ -436,6 +436,45 @@ def test_a_failed_rerun_leaves_neither_metrics_nor_a_stale_provenance(tmp_path):
             raise NonFiniteLoss("diverged")
     assert list(folder.iterdir()) == []
 
+def test_a_method_added_to_a_continual_study_reruns_no_other_job():
+    """A job's config holds its own method's block (and FIP's), so adding a method (here
+    as if LwF were new) or changing another baseline leaves it unchanged; its own change shows."""
+    import copy
+
+    from fipbench.config import load
+    from fipbench.workflow import method_config
+
+    cfg = load({"scale": "laptop"})
+    before = copy.deepcopy(cfg)
+    del before["continual_2task"]["lwf"], before["continual_2task"]["tune"]["lwf"]
+    before["continual_2task"]["methods"].remove("lwf")
+    for method in ("ewc", "fip", "naive", None):
+        assert method_config(cfg, "continual_2task", method) == method_config(before, "continual_2task", method)
+    cfg["continual_2task"]["gem"]["strength"] = 9.0
+    assert method_config(cfg, "continual_2task", "ewc") == method_config(before, "continual_2task", "ewc")
+    assert method_config(cfg, "continual_2task", "gem") != method_config(before, "continual_2task", "gem")
+    cfg["continual_2task"]["fip"]["distance"] = "euclidean"  # every method's memory distance is FIP's
+    assert method_config(cfg, "continual_2task", "ewc") != method_config(before, "continual_2task", "ewc")
+
+
+def test_the_grid_pick_reads_its_parameter_from_the_folder_and_fills_it_in(tmp_path):
+    from fipbench.selection import select, tuned_settings
+
+    paths = []
+    for value, score in ((0.1, 70.0), (1.0, 80.0), (10.0, 75.0)):
+        path = tmp_path / "tune" / "lwf" / f"alpha-{value}" / "metrics.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"split": "val", "method": "lwf", "settings": {"alpha": value, "temperature": 2.0},
+                                    "final": {"mean_class_incremental": score}}))
+        paths.append(path)
+    select(paths, tmp_path / "chosen.json")
+    chosen = json.loads((tmp_path / "chosen.json").read_text())
+    assert (chosen["parameter"], chosen["value"]) == ("alpha", 1.0)
+    study = {"lwf": {"alpha": 5.0, "temperature": 2.0}, "tune": {"lwf": {"alpha": [0.1, 1.0, 10.0]}}}
+    assert tuned_settings(study, "lwf", chosen=tmp_path / "chosen.json") == {"alpha": 1.0, "temperature": 2.0}
+    assert tuned_settings(study, "lwf", value=10.0) == {"alpha": 10.0, "temperature": 2.0}
+
+
 def test_a_choice_on_its_grids_edge_is_a_problem(tmp_path):
     from fipbench.selection import grid_edges
 
