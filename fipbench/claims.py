@@ -322,7 +322,7 @@ def run_check(cfg: dict, results: Path, readme: Path | None = None) -> int:
             + "\n## Job time\n\nSummed from the results' provenance (wall seconds of each job).\n\n" + job_times)
     Path(results).mkdir(parents=True, exist_ok=True)
     (Path(results) / "claims.md").write_text(text)
-    from fipbench.report import claims_overview  # matplotlib, only where the table is written
+    from fipbench.report.overview import claims_overview  # matplotlib, only where the table is written
     claims_overview(rows, cfg["scale"], Path(results) / "claims_overview.png")
     if readme is not None:
         update_readme(readme, cfg["scale"], table)

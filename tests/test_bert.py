@@ -13,7 +13,7 @@ from fipbench.data.text import fixed_masking, random_masking
 from fipbench.fip import OutputDistance, SparseProjectionObjective
 from fipbench.models.bert import PACKAGED, MaskedLMView, TextModel, load_masked_lm, load_tokenizer, locate
 from fipbench.pruning import measured_sparsity, project, prunable
-from fipbench.report import graph_layout
+from fipbench.report.bert import graph_layout
 from fipbench.studies.bert import compare_orders, family_ranks, fill_mask, order_preference
 
 MASK = 103
