@@ -27,7 +27,7 @@ import yaml
 
 from fipbench import REPO_ROOT
 from fipbench.audit import audit
-from fipbench.config import sparsity_seeds
+from fipbench.layout import seed_folder, seeds_of
 from fipbench.data.mirror import mirror_root
 from fipbench.records import job_time_table
 from fipbench.selection import grid_edges
@@ -79,7 +79,7 @@ def collect(results: Path, study: str, method: str, key: str, seeds: list[int]) 
     values, missing, absent, errors = [], [], [], []
     sibling = ".".join(key.split(".")[:-1] + ["standard_error"])
     for seed in seeds:
-        path = results / study / method / f"seed{seed}" / "metrics.json"
+        path = seed_folder(results, study, method, seed=seed) / "metrics.json"
         if not path.exists():
             missing.append(seed)
             continue
@@ -255,27 +255,6 @@ def check(cfg: dict, results: Path) -> list[dict]:
             return seeds.get(method, []) if isinstance(seeds, dict) else seeds
         rows.append(evaluate_claim(claim, cfg["scale"], Path(results), seeds_for, spec.get("settings")))
     return rows
-
-
-def seeds_of(cfg: dict, study: str) -> list[int] | dict[str, list[int]]:
-    """The seed folders a study's methods write: cfg["seeds"], except in the robustness
-    study, where seed k is the k-th trial of an ensemble's construction and each method
-    has its own number of trials (and `network` is the trained pool), in the sparsity
-    study, where a network may name its own seeds, and in the geometry and BERT studies
-    (their own seeds; BERT has one)."""
-    if study == "geometry":
-        return cfg["geometry"]["seeds"]
-    if study == "bert":
-        return [cfg["bert"]["seed"]]
-    if study == "sparsity":
-        networks = [key for key, value in cfg["sparsity"].items() if isinstance(value, dict)]
-        return {f"{network}/{method}": sparsity_seeds(cfg, network)
-                for network in networks for method in [*cfg["sparsity"]["methods"], "dense"]}
-    if study == "robustness":
-        settings = cfg["robustness"]
-        return {"network": list(range(settings["pool"])),
-                **{method: list(range(n)) for method, n in settings["trials"].items()}}
-    return cfg["seeds"]
 
 
 COLUMNS = [("id", "id"), ("figure", "figure"), ("claim", "claim"), ("paper", "paper"),

@@ -28,11 +28,6 @@ def deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def sparsity_seeds(cfg: dict, network: str) -> list[int]:
-    """Seeds of one network of the sparsity study: its own `seeds` key, else cfg["seeds"]."""
-    return cfg["sparsity"][network].get("seeds", cfg["seeds"])
-
-
 _SPELLS_NOTHING = object()
 _MATCHES = {"integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
             "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),

@@ -10,7 +10,8 @@ min_version("9.0")
 
 sys.path.insert(0, workflow.basedir)
 
-from fipbench.config import load, sparsity_seeds  # noqa: E402
+from fipbench.config import load  # noqa: E402
+from fipbench.layout import sparsity_seeds  # noqa: E402
 from fipbench.studies.bert_paths import all_paths  # noqa: E402
 from fipbench.workflow import (bert_start, job_config, method_config, network_config, part_count,  # noqa: E402
                                 release_stale_locks, tune_grid)

@@ -21,7 +21,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fipbench.claims import CLAIMS_FILE, collect, compared_method, evaluate_claim, number, seeds_of  # noqa: E402
+from fipbench.claims import CLAIMS_FILE, collect, compared_method, evaluate_claim, number  # noqa: E402
+from fipbench.layout import seeds_of  # noqa: E402
 from fipbench.config import load  # noqa: E402
 
 

@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from fipbench.layout import seed_folder
 from fipbench.report.common import save
 
 
@@ -181,12 +182,12 @@ def aggregate(cfg: dict, results: Path) -> None:
     from fipbench.studies.bert_paths import all_paths
     settings = cfg["bert"]
     study_dir, seed = Path(results) / "bert", settings["seed"]
-    found = {path: json.loads((study_dir / path / f"seed{seed}" / "metrics.json").read_text())
+    found = {path: json.loads((seed_folder(study_dir, path, seed=seed) / "metrics.json").read_text())
              for path in all_paths(settings)}
     nodes = bert_nodes(found)
     nodes.to_csv(study_dir / "nodes.csv", index=False)
-    oneshot = json.loads((study_dir / "oneshot" / f"seed{seed}" / "metrics.json").read_text())
-    query = json.loads((study_dir / "query" / f"seed{seed}" / "metrics.json").read_text())
+    oneshot = json.loads((seed_folder(study_dir, "oneshot", seed=seed) / "metrics.json").read_text())
+    query = json.loads((seed_folder(study_dir, "query", seed=seed) / "metrics.json").read_text())
     sparse, base = found["sparse"], found["base"]
     levels = plot_bert_sparsity(oneshot, study_dir / "fig5a_sparsity.png")
     levels.to_csv(study_dir / "fig5a_sparsity.csv", index=False)

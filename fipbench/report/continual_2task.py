@@ -6,6 +6,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from fipbench.layout import seed_of
 from fipbench.records import read_results
 from fipbench.report.common import grid_table, mean_sd_table, save
 
@@ -18,7 +19,7 @@ def continual_2task_tables(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]
     """(one row per method x seed of final numbers, one row per method x seed x curve point)."""
     finals, curves = [], []
     for folder, metrics, provenance in read_results(study_dir, "*/seed*/metrics.json"):
-        method, seed = folder.parent.name, int(folder.name.removeprefix("seed"))
+        method, seed = folder.parent.name, seed_of(folder)
         if method == "base":
             continue
         row = {"method": method, "seed": seed, **{k: metrics["final"][k] for k in FINAL_KEYS},

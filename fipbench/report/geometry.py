@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from fipbench.layout import seed_of
 from fipbench.records import read_results
 from fipbench.report.common import save
 
@@ -16,7 +17,7 @@ def geometry_table(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     [network, state, seed, value, weight], weights divided by the number of vectors)."""
     rows, tops, nodes = [], [], []
     for folder, metrics, provenance in read_results(study_dir, "*/*/seed*/metrics.json"):
-        key = {"network": metrics["network"], "state": metrics["state"], "seed": int(folder.name.removeprefix("seed"))}
+        key = {"network": metrics["network"], "state": metrics["state"], "seed": seed_of(folder)}
         below = {f"below_{t}": f"{v['mean']:.5f} +- {v['standard_error']:.5f}" for t, v in metrics["fraction_below"].items()}
         rows.append({**key, "parameters": metrics["parameters"], "probes": metrics["probes"],
                      "largest": metrics["largest"], **below, "forced_zero_fraction": round(metrics["forced_zero_fraction"], 4),

@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from fipbench.layout import seed_of
 from fipbench.records import read_results
 from fipbench.report.common import save
 
@@ -32,7 +33,7 @@ def first_trials(study_dir: Path, methods: list[str]) -> dict[str, dict]:
     """{method: metrics of its lowest trial} for the methods that have one."""
     found = {}
     for method in methods:
-        paths = sorted((study_dir / method).glob("seed*/metrics.json"), key=lambda p: int(p.parent.name[4:]))
+        paths = sorted((study_dir / method).glob("seed*/metrics.json"), key=lambda p: seed_of(p.parent))
         if paths:
             found[method] = json.loads(paths[0].read_text())
     return found
@@ -159,7 +160,7 @@ def aggregate(cfg: dict, results: Path) -> None:
         costs.append({"method": metrics["method"], "trial": metrics["trial"], "members": metrics["members"],
                       "optimizer_steps": provenance["optimizer_steps"],
                       "construction_seconds": provenance["timings"]["construction_seconds"]})
-    networks = [{"seed": int(folder.name[4:]), "test_accuracy": metrics["test_accuracy"],
+    networks = [{"seed": seed_of(folder), "test_accuracy": metrics["test_accuracy"],
                  "wall_seconds": provenance["wall_seconds"]}
                 for folder, metrics, provenance in read_results(study_dir / "network", "seed*/metrics.json")]
     transfer = json.loads(next((study_dir / "transfer").glob("seed*/metrics.json")).read_text())

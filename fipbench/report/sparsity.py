@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from fipbench.layout import seed_folder, seed_of
 from fipbench.records import level_key, read_results
 from fipbench.report.common import save
 
@@ -21,7 +22,7 @@ def sparsity_table(study_dir: Path) -> pd.DataFrame:
             level = metrics["levels"][level_key(target)]
             tuned = level.get("finetuned", {})
             rows.append({"network": metrics["network"], "method": metrics["method"],
-                         "seed": int(folder.name.removeprefix("seed")), "target": target,
+                         "seed": seed_of(folder), "target": target,
                          "sparsity": level["sparsity"], "test_accuracy": level["test_accuracy"],
                          "val_accuracy": level["val_accuracy"],
                          "finetuned_test_accuracy": tuned.get("test_accuracy"),
@@ -166,7 +167,7 @@ def aggregate(cfg: dict, results: Path) -> None:
         part, sparsity = levels[levels["network"] == network], cfg["sparsity"][network]["pca_sparsity"]
         plot_layer_sparsity(part, sparsity, study_dir / f"layers_{network}.png").to_csv(
             study_dir / f"layers_{network}.csv", index=False)
-        first = {method: study_dir / network / method / f"seed{min(part[part['method'] == method]['seed'])}"
+        first = {method: seed_folder(study_dir, network, method, seed=min(part[part['method'] == method]['seed']))
                  for method in ("fip", "lth")}
         metrics = {method: json.loads((folder / "metrics.json").read_text()) for method, folder in first.items()}
         plot_weight_pca(metrics["fip"]["pca"], study_dir / f"pca_{network}.png").to_csv(

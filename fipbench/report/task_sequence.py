@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from fipbench.layout import seed_of
 from fipbench.records import read_results
 from fipbench.report.common import grid_table, mean_sd_table, save
 
@@ -16,7 +17,7 @@ def task_sequence_tables(study_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     of the accuracies after it, with the FIP memory held and the task's wall seconds)."""
     finals, after = [], []
     for folder, metrics, provenance in read_results(study_dir, "*/seed*/metrics.json"):
-        method, seed = folder.parent.name, int(folder.name.removeprefix("seed"))
+        method, seed = folder.parent.name, seed_of(folder)
         if method == "first_task":
             continue
         final = metrics["final"]

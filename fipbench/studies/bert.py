@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from baselines import oneshot, random_sparse
 from fipbench.data.text import random_masking
 from fipbench.fip import CrossEntropyObjective, OutputDistance, SparseProjectionObjective, fip_loss
+from fipbench.layout import seed_folder
 from fipbench.models.bert import MaskedLMView, TextModel, load_masked_lm, load_tokenizer
 from fipbench.pruning import masked_update, measured_sparsity, project, prunable
 from fipbench.results import Job, start_job
@@ -41,11 +42,6 @@ STUDY = "bert"
 TASKS = {"yelp": (0, 1), "imdb": (2, 3)}  # task -> its classes in the shared head
 SCORES = ("wikitext_mlm_loss", "wikitext_mlm_accuracy", "yelp_class_incremental", "yelp_task_incremental",
           "imdb_class_incremental", "imdb_task_incremental", "sparsity")  # evaluate()'s keys, in a node's record
-
-
-def folder(root: Path, name: str, seed: int) -> Path:
-    """root/<name>/seed<seed>: a path's (or the oneshot and query jobs') results or nodes."""
-    return Path(root) / name / f"seed{seed}"
 
 
 def targets_of(settings: dict, path: str) -> list[float]:
@@ -200,13 +196,13 @@ def start_node(path: str, results: Path, work: Path, seed: int) -> tuple[Path | 
     parent = path_spec(path)[2]
     if parent is None:
         return None, None, None
-    nodes = json.loads((folder(results, parent, seed) / "metrics.json").read_text())["nodes"]
+    nodes = json.loads((seed_folder(results, parent, seed=seed) / "metrics.json").read_text())["nodes"]
     if path.startswith("co_cl"):
         target = float(path.removeprefix("co_cl"))
         nodes = [n for n in nodes if n.get("stage_end") and n["target"] == target]
         if not nodes:
             raise ValueError(f"{path}: the co path has no node at {target:g} % (bert.path_sparsities)")
-    return folder(work, parent, seed) / f"node{nodes[-1]['node']}.pt", f"{parent}/{nodes[-1]['node']}", nodes[-1]
+    return seed_folder(work, parent, seed=seed) / f"node{nodes[-1]['node']}.pt", f"{parent}/{nodes[-1]['node']}", nodes[-1]
 
 
 @dataclass
@@ -273,7 +269,7 @@ def run_path(cfg: dict, path: str, text_file: Path, results: Path, work: Path, t
     device = start_job(cfg, seed, threads)
     operation, task, _, family = path_spec(path)
     start, start_id, start_record = start_node(path, results, work, seed)
-    out_dir, work = folder(results, path, seed), folder(work, path, seed)
+    out_dir, work = seed_folder(results, path, seed=seed), seed_folder(work, path, seed=seed)
     text = load_text(text_file, device)
     generator = torch.Generator().manual_seed(seed)
     with Job(out_dir, cfg, seed, device, threads, {"text": text["sources"]}) as job:
@@ -353,9 +349,9 @@ def run_oneshot(cfg: dict, text_file: Path, results: Path, work: Path, threads: 
     text = load_text(text_file, device)
     generator = torch.Generator().manual_seed(seed)
     start, start_id, _ = start_node("sparse", results, work, seed)
-    with Job(folder(results, "oneshot", seed), cfg, seed, device, threads, {"text": text["sources"]}) as job:
+    with Job(seed_folder(results, "oneshot", seed=seed), cfg, seed, device, threads, {"text": text["sources"]}) as job:
         base = build_model(settings, text["mask_id"], seed, start).to(device)
-        fip = {f"{n['target']:g}": n for n in json.loads((folder(results, "sparse", seed) / "metrics.json").read_text())[
+        fip = {f"{n['target']:g}": n for n in json.loads((seed_folder(results, "sparse", seed=seed) / "metrics.json").read_text())[
             "nodes"] if n["stage_end"]}
         stage, levels = settings["base"], {}
         for target in targets_of(settings, "sparse"):
@@ -396,14 +392,14 @@ def run_query(cfg: dict, text_file: Path, results: Path, work: Path, paths: list
     device = start_job(cfg, settings["seed"], threads)
     text = load_text(text_file, device)
     seed = settings["seed"]
-    with Job(folder(results, "query", seed), cfg, seed, device, threads, {"text": text["sources"]}) as job:
+    with Job(seed_folder(results, "query", seed=seed), cfg, seed, device, threads, {"text": text["sources"]}) as job:
         model = build_model(settings, text["mask_id"], settings["seed"]).to(device)
-        found = {path: json.loads((folder(results, path, seed) / "metrics.json").read_text()) for path in paths}
+        found = {path: json.loads((seed_folder(results, path, seed=seed) / "metrics.json").read_text()) for path in paths}
         nodes, edges, seconds = [], [], {"wikitext": 0.0, "imdb": 0.0}
         ends, weights = order_ends(found, settings["path_sparsities"]), {}
         for path in paths:
             for node in found[path]["nodes"]:
-                model.load_state_dict(torch.load(folder(work, path, seed) / f"node{node['node']}.pt",
+                model.load_state_dict(torch.load(seed_folder(work, path, seed=seed) / f"node{node['node']}.pt",
                                                  map_location=device))
                 scores = {}
                 for query, sample in (("wikitext", text["wikitext"]), ("imdb", text["imdb_query"])):

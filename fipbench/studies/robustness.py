@@ -23,6 +23,7 @@ from fipbench.analysis import coherence, representation_diversity, weight_pca
 from fipbench.data.vision import load_splits, to_input
 from fipbench.ensemble import Ensemble, perturbation_size, pgd
 from fipbench.fip import OutputDistance, sample_members
+from fipbench.layout import seed_folder
 from fipbench.results import Job, start_job
 from fipbench.train import (RecipeTraining, accuracy, epoch_steps, flat_parameters, predict,
                             recipe_optimizer, recipe_stream, run_steps, scheduled, sgd_update, train_part,
@@ -110,13 +111,13 @@ def _deepnet(start: EnsembleStart) -> tuple[list[dict], dict, int]:
     """Networks of the pool trained independently (baselines/deepnet.py picks which);
     the steps are what training them cost."""
     seeds = deepnet.members_of_trial(start.pool, start.size, start.trial)
-    states = [torch.load(start.networks / f"seed{s}" / "model.pt", map_location=start.device) for s in seeds]
+    states = [torch.load(seed_folder(start.networks, seed=s) / "model.pt", map_location=start.device) for s in seeds]
     return states, {"pool_seeds": seeds}, start.size * epoch_steps(start.task, start.settings["train"])
 
 
 def _base_of_trial(start: EnsembleStart) -> tuple[torch.nn.Module, int]:
     base_seed = start.pool[start.trial % len(start.pool)]
-    return load_network(start.settings, start.networks / f"seed{base_seed}" / "model.pt", start.device), base_seed
+    return load_network(start.settings, seed_folder(start.networks, seed=base_seed) / "model.pt", start.device), base_seed
 
 
 def _fip(start: EnsembleStart) -> tuple[list[dict], dict, int]:
