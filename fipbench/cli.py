@@ -4,11 +4,13 @@ Every command takes --config, a JSON object of overrides (or a whole resolved co
 the Snakemake rules pass it), validated against config/schema.json before anything runs."""
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
 
 from fipbench.config import ConfigError, load
+from fipbench.workflow import CONTINUAL_STUDIES
 
 
 def _config(overrides: dict) -> dict:
@@ -32,31 +34,25 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("--out", type=Path, required=True, help="the mirror folder; point FIPBENCH_DATA_MIRROR at it")
 
     base = commands.add_parser("base", help="train the two-task study's base network on MNIST")
-    learn = commands.add_parser("learn", help="learn Fashion-MNIST from the base network with one method")
-    for sub in (base, learn):
-        sub.add_argument("--seed", type=int, required=True)
-        sub.add_argument("--data-dir", type=Path, required=True)
-        sub.add_argument("--out", type=Path, required=True, help="results folder of this job")
-        sub.add_argument("--threads", type=int, default=1)
-    base.add_argument("--checkpoint", type=Path, required=True)
-    learn.add_argument("--method", required=True)
-    learn.add_argument("--base", type=Path, required=True, help="base network checkpoint")
-    learn.add_argument("--checkpoint-dir", type=Path)
-
     first = commands.add_parser("first-task", help="train the task-sequence study's network on its first task")
-    sequence = commands.add_parser("sequence", help="learn the later tasks of the stream with one method")
-    for sub in (first, sequence):
+    learn = commands.add_parser("learn", help="learn a continual-learning study's later tasks with one method, from "
+                                              "the network every method starts from")
+    for sub in (base, first, learn):
         sub.add_argument("--seed", type=int, required=True)
-        sub.add_argument("--data", type=Path, required=True, help="the prepared dataset of the stream")
+        sub.add_argument("--data", type=Path, required=True, help="the study's prepared data: the folder of "
+                                                                  "mnist.pt and fashion_mnist.pt (two-task), the "
+                                                                  "stream's dataset file (task sequence)")
         sub.add_argument("--out", type=Path, required=True, help="results folder of this job")
         sub.add_argument("--threads", type=int, default=1)
-    first.add_argument("--checkpoint", type=Path, required=True)
-    sequence.add_argument("--method", required=True)
-    sequence.add_argument("--first", type=Path, required=True, help="the first-task job's checkpoint")
-    for sub in (learn, sequence):
-        sub.add_argument("--split", choices=["val", "test"], default="test")
-        sub.add_argument("--value", type=float, help="value of the method's tuned hyperparameter")
-        sub.add_argument("--chosen", type=Path, help="chosen.json of the method's validation grid")
+    for sub in (base, first):
+        sub.add_argument("--checkpoint", type=Path, required=True)
+    learn.add_argument("--study", choices=list(CONTINUAL_STUDIES), required=True)
+    learn.add_argument("--method", required=True)
+    learn.add_argument("--start", type=Path, required=True, help="the base (or first-task) job's checkpoint")
+    learn.add_argument("--split", choices=["val", "test"], default="test")
+    learn.add_argument("--value", type=float, help="value of the method's tuned hyperparameter")
+    learn.add_argument("--chosen", type=Path, help="chosen.json of the method's validation grid")
+    learn.add_argument("--checkpoint-dir", type=Path, help="the path's checkpoints (two-task study)")
 
     dense = commands.add_parser("dense", help="train the sparsity study's dense network")
     sparsify = commands.add_parser("sparsify", help="make the dense network sparse at every target with one method")
@@ -152,22 +148,16 @@ def main(argv: list[str] | None = None) -> int:
                         data["n_test"], data["subset_seed"])
     elif args.command == "base":
         from fipbench.studies.continual_2task import train_base
-        train_base(cfg, args.seed, args.data_dir, args.checkpoint, args.out, args.threads)
+        train_base(cfg, args.seed, args.data, args.checkpoint, args.out, args.threads)
+    elif args.command == "first-task":
+        from fipbench.studies.task_sequence import train_first_task
+        train_first_task(cfg, args.seed, args.data, args.checkpoint, args.out, args.threads)
     elif args.command == "learn":
         from fipbench.selection import tuned_settings
-        from fipbench.studies.continual_2task import learn_new_task
-        settings = tuned_settings(cfg["continual_2task"], args.method, args.chosen, args.value)
-        learn_new_task(cfg, args.method, args.seed, args.data_dir, args.base, args.out, args.threads, args.split,
-                       settings, args.checkpoint_dir)
-    elif args.command in ("first-task", "sequence"):
-        from fipbench.studies import task_sequence
-        if args.command == "first-task":
-            task_sequence.train_first_task(cfg, args.seed, args.data, args.checkpoint, args.out, args.threads)
-        else:
-            from fipbench.selection import tuned_settings
-            settings = tuned_settings(cfg["task_sequence"], args.method, args.chosen, args.value)
-            task_sequence.learn_sequence(cfg, args.method, args.seed, args.data, args.first, args.out, args.threads,
-                                         args.split, settings)
+        study = importlib.import_module(f"fipbench.studies.{args.study}")
+        extra = {"checkpoint_dir": args.checkpoint_dir} if args.checkpoint_dir else {}
+        study.learn(cfg, args.method, args.seed, args.data, args.start, args.out, args.threads, args.split,
+                    tuned_settings(cfg[args.study], args.method, args.chosen, args.value), **extra)
     elif args.command == "dense":
         from fipbench.studies.sparsity import train_dense
         train_dense(cfg, args.network, args.seed, args.data_dir, args.work, args.out, args.threads, args.part)

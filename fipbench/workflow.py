@@ -47,7 +47,7 @@ def network_config(cfg: dict, network: str) -> str:
     return json.dumps(selected, sort_keys=True)
 
 
-METHOD_SCOPED = ("continual_2task", "task_sequence")  # studies whose jobs see only their own method's block
+CONTINUAL_STUDIES = ("continual_2task", "task_sequence")  # a job per method x seed; a job sees only its method's block
 
 
 def method_names(study: str) -> list[str]:
@@ -57,7 +57,7 @@ def method_names(study: str) -> list[str]:
 
 
 def method_config(cfg: dict, study: str, method: str | None = None) -> str:
-    """job_config of a job of a METHOD_SCOPED study: its section keeps, of the methods'
+    """job_config of a job of a continual-learning study: its section keeps, of the methods'
     blocks, only `method`'s (none for the network every method starts from) and FIP's
     (every method's memory distance is measured in FIP's distance), so that adding a
     method or changing another baseline's settings does not rerun this job."""
@@ -71,11 +71,11 @@ def expected_job_config(cfg: dict, folder: Path) -> dict:
     """What the rules pass today to the job whose results folder is `folder` (relative to
     results/<scale>: <study>/..., sparsity/<network>/...): job_config of its study's
     section, network_config for a sparsity job, method_config (for the first folder that
-    names a method) in a METHOD_SCOPED study."""
+    names a method) in CONTINUAL_STUDIES."""
     study, *rest = Path(folder).parts
     if study == "sparsity":
         return json.loads(network_config(cfg, rest[0]))
-    if study in METHOD_SCOPED:
+    if study in CONTINUAL_STUDIES:
         method = next((part for part in rest if part in method_names(study)), None)
         return json.loads(method_config(cfg, study, method))
     return json.loads(job_config(cfg, *([study] if study in cfg else [])))

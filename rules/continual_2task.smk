@@ -27,7 +27,7 @@ rule c2_base:
         f"logs/{SCALE}/continual_2task/base_seed{{seed}}.log",
     params:
         cfg=C2_JSON,
-        data_dir=lambda wc, input: os.path.dirname(input.data[0]),
+        data=lambda wc, input: os.path.dirname(input.data[0]),
     threads: CFG["threads"]
     resources:
         mem_mb=4000,
@@ -37,21 +37,24 @@ rule c2_base:
         "../envs/torch.yaml"
     shell:
         "python -m fipbench.cli --config {params.cfg:q} base --seed {wildcards.seed}"
-        " --data-dir {params.data_dir} --threads {threads}"
+        " --data {params.data} --threads {threads}"
         " --checkpoint {output.model} --out $(dirname {output.metrics}) > {log} 2>&1"
 
 
+# tune -> select -> learn, declared once for every continual-learning study: the task
+# sequence (rules/task_sequence.smk) uses these rules with its own files and settings.
 rule c2_tune:
     input:
         data=C2_DATA,
-        base=f"{C2_WORK}/base/seed{TUNE_SEED}/model.pt",
+        start=f"{C2_WORK}/base/seed{TUNE_SEED}/model.pt",
     output:
         f"{C2_OUT}/tune/{{method}}/{{param}}-{{value}}/metrics.json",
     log:
         f"logs/{SCALE}/continual_2task/tune_{{method}}_{{param}}-{{value}}.log",
     params:
+        study="continual_2task",
         cfg=lambda wc: method_config(CFG, "continual_2task", wc.method),
-        data_dir=lambda wc, input: os.path.dirname(input.data[0]),
+        data=lambda wc, input: os.path.dirname(input.data[0]),
         seed=TUNE_SEED,
     threads: CFG["threads"]
     resources:
@@ -61,9 +64,8 @@ rule c2_tune:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m fipbench.cli --config {params.cfg:q} learn --method {wildcards.method}"
-        " --seed {params.seed} --split val --value {wildcards.value}"
-        " --data-dir {params.data_dir} --base {input.base}"
+        "python -m fipbench.cli --config {params.cfg:q} learn --study {params.study} --method {wildcards.method}"
+        " --seed {params.seed} --split val --value {wildcards.value} --data {params.data} --start {input.start}"
         " --threads {threads} --out $(dirname {output}) > {log} 2>&1"
 
 
@@ -76,26 +78,29 @@ rule c2_select:
         f"logs/{SCALE}/continual_2task/select_{{method}}.log",
     params:
         cfg=lambda wc: method_config(CFG, "continual_2task", wc.method),
+        score="mean_class_incremental",
     conda:
         "../envs/report.yaml"
     shell:
-        "python -m fipbench.cli --config {params.cfg:q} select --out {output} {input} > {log} 2>&1"
+        "python -m fipbench.cli --config {params.cfg:q} select --score {params.score} --out {output} {input}"
+        " > {log} 2>&1"
 
 
 rule c2_learn:
     input:
         data=C2_DATA,
-        base=f"{C2_WORK}/base/seed{{seed}}/model.pt",
+        start=f"{C2_WORK}/base/seed{{seed}}/model.pt",
         chosen=lambda wc: [f"{C2_OUT}/tune/{wc.method}/chosen.json"] if tune_grid(C2, wc.method) else [],
     output:
         f"{C2_OUT}/{{method}}/seed{{seed}}/metrics.json",
     log:
         f"logs/{SCALE}/continual_2task/{{method}}_seed{{seed}}.log",
     params:
+        study="continual_2task",
         cfg=lambda wc: method_config(CFG, "continual_2task", wc.method),
-        data_dir=lambda wc, input: os.path.dirname(input.data[0]),
+        data=lambda wc, input: os.path.dirname(input.data[0]),
         chosen=lambda wc, input: f"--chosen {input.chosen}" if input.chosen else "",
-        path=f"{C2_WORK}/{{method}}/seed{{seed}}/path",
+        checkpoints=f"--checkpoint-dir {C2_WORK}/{{method}}/seed{{seed}}/path",
     threads: CFG["threads"]
     resources:
         mem_mb=4000,
@@ -104,7 +109,6 @@ rule c2_learn:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m fipbench.cli --config {params.cfg:q} learn --method {wildcards.method}"
-        " --seed {wildcards.seed} --split test {params.chosen}"
-        " --data-dir {params.data_dir} --base {input.base} --checkpoint-dir {params.path}"
-        " --threads {threads} --out $(dirname {output}) > {log} 2>&1"
+        "python -m fipbench.cli --config {params.cfg:q} learn --study {params.study} --method {wildcards.method}"
+        " --seed {wildcards.seed} --split test {params.chosen} --data {params.data} --start {input.start}"
+        " {params.checkpoints} --threads {threads} --out $(dirname {output}) > {log} 2>&1"

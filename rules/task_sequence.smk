@@ -12,10 +12,6 @@ TS_JSON = method_config(CFG, "task_sequence")  # the network every method starts
 TS_LOG = f"logs/{SCALE}/task_sequence/{TS_STREAM}"
 
 
-wildcard_constraints:
-    ts_method="|".join(TS["methods"]),
-
-
 rule ts_first_task:
     input:
         TS_DATA,
@@ -38,67 +34,58 @@ rule ts_first_task:
         " --threads {threads} --checkpoint {output.model} --out $(dirname {output.metrics}) > {log} 2>&1"
 
 
-rule ts_tune:
+TS_METHOD = "|".join(TS["methods"])
+
+
+use rule c2_tune as ts_tune with:
     input:
         data=TS_DATA,
-        first=f"{TS_WORK}/first_task/seed{TUNE_SEED}/model.pt",
+        start=f"{TS_WORK}/first_task/seed{TUNE_SEED}/model.pt",
     output:
-        f"{TS_OUT}/tune/{{ts_method}}/{{param}}-{{value}}/metrics.json",
+        f"{TS_OUT}/tune/{{method}}/{{param}}-{{value}}/metrics.json",
     log:
-        f"{TS_LOG}/tune_{{ts_method}}_{{param}}-{{value}}.log",
+        f"{TS_LOG}/tune_{{method}}_{{param}}-{{value}}.log",
     params:
-        cfg=lambda wc: method_config(CFG, "task_sequence", wc.ts_method),
+        study="task_sequence",
+        cfg=lambda wc: method_config(CFG, "task_sequence", wc.method),
+        data=lambda wc, input: input.data,
         seed=TUNE_SEED,
-    threads: CFG["threads"]
+    wildcard_constraints:
+        method=TS_METHOD,
     resources:
         mem_mb=4000,
         runtime=180,
         gpu=GPU,
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m fipbench.cli --config {params.cfg:q} sequence --method {wildcards.ts_method}"
-        " --seed {params.seed} --split val --value {wildcards.value} --data {input.data} --first {input.first}"
-        " --threads {threads} --out $(dirname {output}) > {log} 2>&1"
 
 
-rule ts_select:
+use rule c2_select as ts_select with:
     input:
-        lambda wc: [f"{TS_OUT}/tune/{wc.ts_method}/{name}-{value}/metrics.json"
-                    for name, value in tune_grid(TS, wc.ts_method)],
+        lambda wc: [f"{TS_OUT}/tune/{wc.method}/{name}-{value}/metrics.json" for name, value in tune_grid(TS, wc.method)],
     output:
-        f"{TS_OUT}/tune/{{ts_method}}/chosen.json",
+        f"{TS_OUT}/tune/{{method}}/chosen.json",
     log:
-        f"{TS_LOG}/select_{{ts_method}}.log",
+        f"{TS_LOG}/select_{{method}}.log",
     params:
-        cfg=lambda wc: method_config(CFG, "task_sequence", wc.ts_method),
-    conda:
-        "../envs/report.yaml"
-    shell:
-        "python -m fipbench.cli --config {params.cfg:q} select --score mean_task_incremental --out {output} {input}"
-        " > {log} 2>&1"
+        cfg=lambda wc: method_config(CFG, "task_sequence", wc.method),
+        score="mean_task_incremental",
+    wildcard_constraints:
+        method=TS_METHOD,
 
 
-rule ts_learn:
+use rule c2_learn as ts_learn with:
     input:
         data=TS_DATA,
-        first=f"{TS_WORK}/first_task/seed{{seed}}/model.pt",
-        chosen=lambda wc: [f"{TS_OUT}/tune/{wc.ts_method}/chosen.json"] if tune_grid(TS, wc.ts_method) else [],
+        start=f"{TS_WORK}/first_task/seed{{seed}}/model.pt",
+        chosen=lambda wc: [f"{TS_OUT}/tune/{wc.method}/chosen.json"] if tune_grid(TS, wc.method) else [],
     output:
-        f"{TS_OUT}/{{ts_method}}/seed{{seed}}/metrics.json",
+        f"{TS_OUT}/{{method}}/seed{{seed}}/metrics.json",
     log:
-        f"{TS_LOG}/{{ts_method}}_seed{{seed}}.log",
+        f"{TS_LOG}/{{method}}_seed{{seed}}.log",
     params:
-        cfg=lambda wc: method_config(CFG, "task_sequence", wc.ts_method),
+        study="task_sequence",
+        cfg=lambda wc: method_config(CFG, "task_sequence", wc.method),
+        data=lambda wc, input: input.data,
         chosen=lambda wc, input: f"--chosen {input.chosen}" if input.chosen else "",
-    threads: CFG["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=180,
-        gpu=GPU,
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m fipbench.cli --config {params.cfg:q} sequence --method {wildcards.ts_method}"
-        " --seed {wildcards.seed} --split test {params.chosen} --data {input.data} --first {input.first}"
-        " --threads {threads} --out $(dirname {output}) > {log} 2>&1"
+        checkpoints="",
+    wildcard_constraints:
+        method=TS_METHOD,

@@ -295,8 +295,8 @@ def test_same_job_twice_writes_identical_metrics(smoke_run, tmp_path):
     results = smoke_run / "results" / "smoke" / "continual_2task"
     for method in ("fip", "ewc"):
         again = tmp_path / method
-        result = cli("--config", json.dumps({"scale": "smoke"}), "learn", "--method", method, "--seed", "0",
-                     "--data-dir", "resources/smoke", "--base", "work/smoke/continual_2task/base/seed0/model.pt",
+        result = cli("--config", json.dumps({"scale": "smoke"}), "learn", "--study", "continual_2task", "--method", method,
+                     "--seed", "0", "--data", "resources/smoke", "--start", "work/smoke/continual_2task/base/seed0/model.pt",
                      "--chosen", str(results / "tune" / method / "chosen.json"), "--out", str(again), cwd=smoke_run)
         assert result.returncode == 0, result.stderr[-2000:]
         assert (again / "metrics.json").read_text() == (results / method / "seed0" / "metrics.json").read_text()
@@ -396,8 +396,8 @@ def test_rules_of_the_report_env_run_without_torch(smoke_run, tmp_path):
 def test_nan_loss_stops_the_job_without_metrics(smoke_run, tmp_path):
     out = tmp_path / "nan"
     config = {"scale": "smoke", "continual_2task": {"fip": {"beta": float("nan")}}}
-    result = cli("--config", json.dumps(config), "learn", "--method", "fip", "--seed", "0",
-                 "--data-dir", "resources/smoke", "--base", "work/smoke/continual_2task/base/seed0/model.pt",
+    result = cli("--config", json.dumps(config), "learn", "--study", "continual_2task", "--method", "fip", "--seed", "0",
+                 "--data", "resources/smoke", "--start", "work/smoke/continual_2task/base/seed0/model.pt",
                  "--out", str(out), cwd=smoke_run)
     assert result.returncode != 0
     assert "non-finite loss" in result.stderr

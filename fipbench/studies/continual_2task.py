@@ -67,13 +67,15 @@ def new_task_statistics_only(model, tasks: dict, batch_size: int = 500, n_batche
     return clone.eval()
 
 
-def learn_new_task(cfg: dict, method: str, seed: int, data_dir: Path, base_checkpoint: Path,
-                   out_dir: Path, threads: int, split: str = "test", settings: dict | None = None,
-                   checkpoint_dir: Path | None = None) -> None:
+def learn(cfg: dict, method: str, seed: int, data_dir: Path, base_checkpoint: Path,
+          out_dir: Path, threads: int, split: str = "test", settings: dict | None = None,
+          checkpoint_dir: Path | None = None) -> None:
     """Learn Fashion-MNIST from the base network with `method`; write the results to out_dir.
 
-    split: where the final numbers and curves are measured ("val" when scoring the grid).
-    settings: the method's hyperparameters (defaults: cfg[STUDY][method])."""
+    data_dir: the folder of the prepared mnist.pt and fashion_mnist.pt. split: where the
+    final numbers and curves are measured ("val" when scoring the grid). settings: the
+    method's hyperparameters (defaults: cfg[STUDY][method]). checkpoint_dir: where the
+    path's checkpoints go (every checkpoint_every steps), for a resumed job."""
     study = cfg[STUDY]
     settings = dict(study[method] if settings is None else settings)
     device = start_job(cfg, seed, threads)

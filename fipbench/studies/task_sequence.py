@@ -77,8 +77,8 @@ def scores(model, tasks: list[dict], n_seen: int, images: int, split: str = "tes
     return result
 
 
-def learn_sequence(cfg: dict, method: str, seed: int, data: Path, first: Path, out_dir: Path, threads: int,
-                   split: str = "test", settings: dict | None = None) -> None:
+def learn(cfg: dict, method: str, seed: int, data: Path, first: Path, out_dir: Path, threads: int,
+          split: str = "test", settings: dict | None = None) -> None:
     """Learn tasks 2..N in turn from the network trained on task 1 with `method`; write
     per-task accuracies after each task (with the heatmap scores), the final accuracies
     and the curve to out_dir.
