@@ -95,8 +95,9 @@ def learn_stream(model, plugin: SupervisedPlugin, tasks: list[tuple], sgd: dict,
     with its "task", optimiser steps over all trained tasks); the last record of each task
     is taken at its end. timings (the job's, for provenance) gets seconds_per_task: the
     wall seconds of each task's training, plugin work included, records not."""
+    # avalanche's supervised dataset: targets and task labels as attributes (LwF reads them)
     stream = benchmark_from_datasets(train=[_make_taskaware_classification_dataset(_TaskDataset(*task))
-                                            for task in tasks]).train_stream  # targets, task labels as attributes (LwF reads them)
+                                            for task in tasks]).train_stream
     recorder = _Recorder(record, record_every, type(plugin).__name__)
     strategy = Naive(model=model, optimizer=recipe_optimizer(model.parameters(), sgd),
                      train_mb_size=sgd["batch_size"], train_epochs=0, device=device, plugins=[plugin, recorder],
@@ -132,4 +133,5 @@ class AvalancheMethod:
 
 METHODS = {"ewc": AvalancheMethod(ewc.plugin, keeps_memory=False), "gem": AvalancheMethod(gem.plugin, keeps_memory=True),
            "agem": AvalancheMethod(agem.plugin, keeps_memory=True),
-           "replay": AvalancheMethod(replay.plugin, keeps_memory=True), "lwf": AvalancheMethod(lwf.plugin, keeps_memory=False)}
+           "replay": AvalancheMethod(replay.plugin, keeps_memory=True),
+           "lwf": AvalancheMethod(lwf.plugin, keeps_memory=False)}

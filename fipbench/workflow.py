@@ -85,7 +85,9 @@ def bert_start(results: str, work: str, seed: int, path: str) -> list[str]:
     """The inputs a BERT path job starts from: its start path's metrics.json and the
     tasks.json its node folder ends with; [] for the base path."""
     start = path_spec(path)[2]
-    return [] if start is None else [str(seed_folder(results, start, seed=seed) / "metrics.json"), str(seed_folder(work, start, seed=seed) / "tasks.json")]
+    if start is None:
+        return []
+    return [str(seed_folder(results, start, seed=seed) / "metrics.json"), str(seed_folder(work, start, seed=seed) / "tasks.json")]
 
 
 def release_stale_locks(workdir: Path) -> list[Path]:

@@ -202,7 +202,8 @@ def start_node(path: str, results: Path, work: Path, seed: int) -> tuple[Path | 
         nodes = [n for n in nodes if n.get("stage_end") and n["target"] == target]
         if not nodes:
             raise ValueError(f"{path}: the co path has no node at {target:g} % (bert.path_sparsities)")
-    return seed_folder(work, parent, seed=seed) / f"node{nodes[-1]['node']}.pt", f"{parent}/{nodes[-1]['node']}", nodes[-1]
+    last = nodes[-1]
+    return seed_folder(work, parent, seed=seed) / f"node{last['node']}.pt", f"{parent}/{last['node']}", last
 
 
 @dataclass
@@ -351,8 +352,8 @@ def run_oneshot(cfg: dict, text_file: Path, results: Path, work: Path, threads: 
     start, start_id, _ = start_node("sparse", results, work, seed)
     with Job(seed_folder(results, "oneshot", seed=seed), cfg, seed, device, threads, {"text": text["sources"]}) as job:
         base = build_model(settings, text["mask_id"], seed, start).to(device)
-        fip = {f"{n['target']:g}": n for n in json.loads((seed_folder(results, "sparse", seed=seed) / "metrics.json").read_text())[
-            "nodes"] if n["stage_end"]}
+        sparse = json.loads((seed_folder(results, "sparse", seed=seed) / "metrics.json").read_text())
+        fip = {f"{n['target']:g}": n for n in sparse["nodes"] if n["stage_end"]}
         stage, levels = settings["base"], {}
         for target in targets_of(settings, "sparse"):
             pruned, masks = oneshot.prune_once(base, target)
@@ -394,7 +395,8 @@ def run_query(cfg: dict, text_file: Path, results: Path, work: Path, paths: list
     seed = settings["seed"]
     with Job(seed_folder(results, "query", seed=seed), cfg, seed, device, threads, {"text": text["sources"]}) as job:
         model = build_model(settings, text["mask_id"], settings["seed"]).to(device)
-        found = {path: json.loads((seed_folder(results, path, seed=seed) / "metrics.json").read_text()) for path in paths}
+        found = {path: json.loads((seed_folder(results, path, seed=seed) / "metrics.json").read_text())
+                 for path in paths}
         nodes, edges, seconds = [], [], {"wikitext": 0.0, "imdb": 0.0}
         ends, weights = order_ends(found, settings["path_sparsities"]), {}
         for path in paths:

@@ -117,7 +117,8 @@ def _deepnet(start: EnsembleStart) -> tuple[list[dict], dict, int]:
 
 def _base_of_trial(start: EnsembleStart) -> tuple[torch.nn.Module, int]:
     base_seed = start.pool[start.trial % len(start.pool)]
-    return load_network(start.settings, seed_folder(start.networks, seed=base_seed) / "model.pt", start.device), base_seed
+    network = load_network(start.settings, seed_folder(start.networks, seed=base_seed) / "model.pt", start.device)
+    return network, base_seed
 
 
 def _fip(start: EnsembleStart) -> tuple[list[dict], dict, int]:
