@@ -1,5 +1,6 @@
 """Helpers of the Snakemake rules (kept out of the .smk files, which hold rules only)."""
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -50,10 +51,11 @@ def network_config(cfg: dict, network: str) -> str:
 CONTINUAL_STUDIES = ("continual_2task", "task_sequence")  # a job per method x seed; a job sees only its method's block
 
 
-def method_names(study: str) -> list[str]:
-    """Every method a study's `methods` list may name (config/schema.json)."""
+@functools.cache
+def method_names(study: str) -> tuple[str, ...]:
+    """Every method a study's `methods` list may name (config/schema.json, read once)."""
     schema = json.loads((CONFIG_DIR / "schema.json").read_text())
-    return schema["properties"][study]["properties"]["methods"]["items"]["enum"]
+    return tuple(schema["properties"][study]["properties"]["methods"]["items"]["enum"])
 
 
 def method_config(cfg: dict, study: str, method: str | None = None) -> str:
