@@ -40,7 +40,7 @@ from fipbench.train import BatchStream, run_steps, sgd_update  # noqa: E402
 
 SGD = {"epochs": 1, "batch_size": 64, "lr": 0.01, "momentum": 0.9}
 SETTINGS = {
-    "fip": {"distance": "bhattacharyya", "beta": 1.0, "step": "optimizer", "epsilon": 0.01, "memory_batch": 64},
+    "fip": {"distance": "bhattacharyya", "beta": 1.0, "step": "optimizer", "step_length": 0.01, "memory_batch": 64},
     "naive": {}, "replay": {},
     "gem": {"strength": 0.5, "memory_per_task": 50},
     "agem": {"sample_size": 64, "memory_per_task": 500},

@@ -1,7 +1,8 @@
 """Provenance audit of a results tree (part of `fipbench check`): every provenance.json
-must name a commit of HEAD's history, made from a clean tree, a config hash that matches the config it records,
-the tree's scale and the config that scale gives its job today, sha256 digests that match
-the outputs beside it, and data checksums that match the mirror's SHA256SUMS."""
+must name a commit of HEAD's history, made from a clean tree, a config hash that matches
+the config it records, the tree's scale and the config that scale gives its job today (keys
+renamed since, config.RENAMED, read under their new names), sha256 digests that match the
+outputs beside it, and data checksums that match the mirror's SHA256SUMS."""
 
 import hashlib
 import json
@@ -10,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from fipbench import REPO_ROOT
-from fipbench.config import config_hash
+from fipbench.config import config_hash, renamed
 from fipbench.data.mirror import expected_checksums
 from fipbench.workflow import expected_job_config
 
@@ -93,7 +94,7 @@ def audit(results: Path, cfg: dict, mirror: Path | None) -> tuple[list[str], lis
                             f"{cfg['scale']!r}")
         else:
             expected = expected_job_config(cfg, folder)
-            differs = first_difference(projected(provenance["config"], expected), expected)
+            differs = first_difference(projected(renamed(provenance["config"]), expected), expected)
             if differs:
                 problems.append(f"{folder}: its config is not what the {cfg['scale']} config gives this job: {differs}")
         if "outputs" not in provenance:

@@ -17,6 +17,35 @@ class ConfigError(ValueError):
     """A configuration that does not match config/schema.json; the message names the key."""
 
 
+# Keys renamed so that each quantity has one name (old dotted key -> new name, same place):
+# the continual FIP step's Euclidean length, the ensemble walk's perturbation relative to
+# |w| (the attack's strength keeps `epsilons`), and the memory kept per task. An old key in
+# a config fails naming its new one; configs recorded before the rename are read through
+# `renamed` (fipbench.audit).
+RENAMED = {
+    **{f"continual_2task.{block}.epsilon": "step_length"
+       for block in ("fip", "fip_normalised", "fip_exact", "fip_smooth")},
+    "task_sequence.fip.epsilon": "step_length",
+    "robustness.fip.epsilon": "relative_perturbation",
+    "geometry.fip.epsilon": "relative_perturbation",
+    "continual_2task.memory_size": "memory_per_task",
+}
+
+
+def renamed(cfg: dict) -> dict:
+    """cfg (a resolved config, as a job records it) with every old key of RENAMED under its
+    new name."""
+    cfg = copy.deepcopy(cfg)
+    for old, new in RENAMED.items():
+        *parents, key = old.split(".")
+        block = cfg
+        for parent in parents:
+            block = block.get(parent) if isinstance(block, dict) else None
+        if isinstance(block, dict) and key in block:
+            block[new] = block.pop(key)
+    return cfg
+
+
 def deep_merge(base: dict, override: dict) -> dict:
     """Return base updated by override, recursing into nested dicts."""
     merged = copy.deepcopy(base)
@@ -81,8 +110,13 @@ def validate(cfg: dict) -> None:
     error = errors[0]
     where = ".".join(str(p) for p in error.path)
     if error.validator == "additionalProperties":
-        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        keys = ", ".join(f"{where}.{k}" if where else k for k in unknown)
+        unknown = [f"{where}.{k}" if where else k
+                   for k in sorted(set(error.instance) - set(error.schema.get("properties", {})))]
+        for key in unknown:
+            if key in RENAMED:
+                new = key.rsplit(".", 1)[0] + "." + RENAMED[key]
+                raise ConfigError(f"config key {key} was renamed: use {new} (config/default.yaml)")
+        keys = ", ".join(unknown)
         raise ConfigError(f"unknown config key {keys} (see config/default.yaml for the known keys)")
     raise ConfigError(f"config key {where or '<root>'}: {error.message}")
 

@@ -7,7 +7,8 @@ and replay (baselines/avalanche_cl.py).
 FIP is iterated (Eq. 4 task after task): for task i the probe set is the memory of tasks
 1..i-1 (`memory_per_task` images drawn from each when it is left), the reference is the
 network at the start of task i with its outputs on that memory cached once, and L is task
-i's cross-entropy; settings["step"] names the solver. Both continual studies choose a
+i's cross-entropy; its settings are a typed ContinualWalk (fipbench/fip/walks.py), whose
+`step` names the solver. Both continual studies choose a
 method's hyperparameter the same way (fipbench.selection)."""
 
 from typing import Callable
@@ -16,40 +17,42 @@ import torch
 
 from baselines import naive, ogd
 from baselines.avalanche_cl import METHODS as AVALANCHE_METHODS
-from fipbench.fip import CrossEntropyObjective, OutputDistance, exact_update, fip_loss, normalised_update
+from fipbench.fip import ContinualWalk, CrossEntropyObjective, OutputDistance, exact_update, fip_loss, normalised_update
 from fipbench.stepwise import StepMethod, TaskStart
 from fipbench.train import accuracy, predict, sgd_update
 
 
 def _exact(task: TaskStart) -> Callable:
-    settings, probes = task.settings, task.drift.probes
+    walk, probes = task.settings, task.drift.probes
 
     def draw():
-        return probes[torch.randperm(len(probes), generator=task.generator)[:settings["memory_batch"]].to(task.device)]
-    return exact_update(task.model, draw, settings["epsilon"], settings["lanczos_steps"], settings["distance"],
-                        task.generator, settings.get("acceleration", 0.0))
+        return probes[torch.randperm(len(probes), generator=task.generator)[:walk.memory_batch].to(task.device)]
+    return exact_update(task.model, draw, walk.step_length, walk.lanczos_steps, walk.distance, task.generator,
+                        walk.acceleration)
 
 
-SOLVERS = {  # settings["step"] -> the update of a FIP step (fipbench/fip/step.py)
+SOLVERS = {  # ContinualWalk.step -> the update of a FIP step (fipbench/fip/step.py)
     "optimizer": lambda task: sgd_update(task.optimizer),
-    "normalised": lambda task: normalised_update(task.model, task.settings["epsilon"]),
+    "normalised": lambda task: normalised_update(task.model, task.settings.step_length),
     "exact": _exact,
 }
 
 
 class FIP(StepMethod):
     """Each step: the output distance on a memory batch to the cached reference (in the
-    distance settings["distance"] names) + beta * the new task's cross-entropy, moved by
-    the solver settings["step"] names."""
+    walk's distance) + beta * the new task's cross-entropy, moved by the walk's solver."""
     caches_outputs = True
 
+    def learn(self, model, settings: dict, *args, **kwargs):
+        """StepMethod.learn with the config block typed once, as a ContinualWalk."""
+        return super().learn(model, ContinualWalk(**settings), *args, **kwargs)
+
     def start_task(self, task: TaskStart):
-        settings = task.settings
-        distance = (task.drift if settings["distance"] == task.distance_kind
-                    else OutputDistance(task.model, task.drift.probes, settings["distance"]))
-        loss_fn = fip_loss(distance, CrossEntropyObjective(task.stream), settings["beta"], settings["memory_batch"],
-                           task.generator)
-        return loss_fn, SOLVERS[settings["step"]](task)
+        walk = task.settings
+        distance = (task.drift if walk.distance == task.distance_kind
+                    else OutputDistance(task.model, task.drift.probes, walk.distance))
+        loss_fn = fip_loss(distance, CrossEntropyObjective(task.stream), walk.beta, walk.memory_batch, task.generator)
+        return loss_fn, SOLVERS[walk.step](task)
 
 
 METHODS = {**{name: FIP() for name in ("fip", "fip_normalised", "fip_exact", "fip_smooth")},

@@ -24,14 +24,15 @@ class TaskStart:
     tasks 1..i-1 (inputs [M_k, C, H, W] and labels [M_k] per task left; empty for a method
     that keeps none), drift (the output distance on the whole memory to the network at the
     start of the task, reference outputs cached; None without memory), the method's
-    settings, and `state`, kept by the method from one task to the next."""
+    settings (its config block, or what the method types it into), and `state`, kept by
+    the method from one task to the next."""
     model: torch.nn.Module
     stream: BatchStream
     optimizer: torch.optim.Optimizer
     memory: list[torch.Tensor]
     labels: list[torch.Tensor]
     drift: OutputDistance | None
-    settings: dict
+    settings: object
     distance_kind: str
     generator: torch.Generator
     device: torch.device

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fipbench.config import ConfigError, config_hash, load
+from fipbench.config import RENAMED, ConfigError, config_hash, load, renamed
 
 
 @pytest.mark.parametrize("scale", ["smoke", "laptop", "paper"])
@@ -35,8 +35,33 @@ def test_unknown_key_is_named():
 
 
 def test_wrong_type_is_named():
-    with pytest.raises(ConfigError, match="continual_2task.memory_size"):
-        load({"continual_2task": {"memory_size": "many"}})
+    with pytest.raises(ConfigError, match="continual_2task.memory_per_task"):
+        load({"continual_2task": {"memory_per_task": "many"}})
+
+
+@pytest.mark.parametrize("old", sorted(RENAMED))
+def test_an_old_key_fails_naming_its_new_one(old):
+    *parents, key = old.split(".")
+    override = {key: 1}
+    for parent in reversed(parents):
+        override = {parent: override}
+    new = ".".join(parents + [RENAMED[old]])
+    with pytest.raises(ConfigError, match=f"config key {old} was renamed: use {new}"):
+        load(override)
+
+
+def test_a_config_recorded_before_the_renames_reads_as_todays():
+    """Old keys of a recorded config move to their new names; nothing else changes."""
+    today = load({"scale": "laptop"})
+    recorded = renamed(today)
+    assert recorded == today
+    for old, new in RENAMED.items():
+        *parents, key = old.split(".")
+        block = recorded
+        for parent in parents:
+            block = block[parent]
+        block[key] = block.pop(new)
+    assert recorded != today and renamed(recorded) == today
 
 
 def test_hash_follows_the_config():

@@ -123,7 +123,7 @@ def test_exact_step_is_the_global_trust_region_minimiser():
     model, x = linear_softmax_model(), probes()
     dense = dense_softmax_metric(model, x).numpy()
     b = torch.randn(dense.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(5)) * 1e-3
-    theta = exact_step(flat_metric(model, x, "euclidean"), b, epsilon=0.05, beta=1.0, steps=28,
+    theta = exact_step(flat_metric(model, x, "euclidean"), b, step_length=0.05, beta=1.0, steps=28,
                        generator=torch.Generator().manual_seed(6)).numpy()
     b = b.numpy()
     assert abs(np.linalg.norm(theta) - 0.05) <= 1e-10
@@ -144,6 +144,6 @@ def test_exact_step_without_a_task_follows_the_flattest_direction():
     def g(v):
         return dense @ v
     g.size = 30
-    theta = exact_step(g, torch.zeros(30, dtype=torch.float64), epsilon=0.05, beta=0.0, steps=30, generator=generator)
+    theta = exact_step(g, torch.zeros(30, dtype=torch.float64), step_length=0.05, beta=0.0, steps=30, generator=generator)
     assert abs(theta.norm().item() - 0.05) <= 1e-10
     assert abs((theta @ dense @ theta).item() - 0.1 * 0.05 ** 2) <= 1e-5 * 0.1 * 0.05 ** 2

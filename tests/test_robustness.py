@@ -10,7 +10,7 @@ from baselines import adp, deepnet, fge
 from fipbench import models
 from fipbench.analysis import centred_gram, cka, coherence, input_gradients, representation_diversity
 from fipbench.ensemble import Ensemble, perturbation_size, pgd
-from fipbench.fip import OutputDistance, sample_members
+from fipbench.fip import EnsembleWalk, OutputDistance, sample_members
 from fipbench.train import BatchStream, accuracy, run_steps, sgd_update, supervised_loss
 
 
@@ -102,8 +102,8 @@ def test_fip_sampler_moves_the_weights_and_keeps_the_outputs():
     start = trained(0)
     images, labels = blobs(400, 3)
     probes = images.permute(0, 3, 1, 2).float() / 255
-    settings = {"epsilon": 0.05, "descent_steps": 30, "lr": 0.05, "momentum": 0.9, "probe_batch": 64, "keep_every": 2}
-    states, cycles = sample_members(start, OutputDistance(start, probes), settings, 3, torch.Generator().manual_seed(0))
+    walk = EnsembleWalk(relative_perturbation=0.05, descent_steps=30, lr=0.05, momentum=0.9, probe_batch=64, keep_every=2)
+    states, cycles = sample_members(start, OutputDistance(start, probes), walk, 3, torch.Generator().manual_seed(0))
     assert len(states) == 3 and len(cycles) == 6
     assert cycles[-1]["weight_distance"] > cycles[0]["weight_distance"] > 0  # the walk goes on
     reference = start(probes).argmax(1)

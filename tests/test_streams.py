@@ -153,7 +153,7 @@ def test_learn_tasks_walks_a_sequence_of_three_tasks(method):
         tasks.append({"name": f"t{t}", "classes": [2 * t, 2 * t + 1], "train": (x, y), "test": (x[:16], y[:16])})
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
-    settings = {"distance": "bhattacharyya", "beta": 1.0, "step": "optimizer", "epsilon": 0.01, "memory_batch": 4}
+    settings = {"distance": "bhattacharyya", "beta": 1.0, "step": "optimizer", "step_length": 0.01, "memory_batch": 4}
     sgd = {"epochs": 1, "batch_size": 32, "lr": 0.1, "momentum": 0.0}
     seen_sizes = []
 

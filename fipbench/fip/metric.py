@@ -129,14 +129,14 @@ def lanczos_quadrature(g, steps: int, generator: torch.Generator) -> tuple[torch
     return values, vectors[0] ** 2
 
 
-def exact_step(g, gradient: torch.Tensor, epsilon: float, beta: float, steps: int,
+def exact_step(g, gradient: torch.Tensor, step_length: float, beta: float, steps: int,
                generator: torch.Generator) -> torch.Tensor:
     """The FIP step of Eq. 4 solved exactly on a Krylov space: theta [P] minimising
-    theta^T g theta + beta <theta, gradient> subject to |theta| = epsilon (a trust-region
+    theta^T g theta + beta <theta, gradient> subject to |theta| = step_length (a trust-region
     subproblem on its boundary). Lanczos from the gradient (from a random vector when
     beta * gradient is zero, L = 0) reduces it to the tridiagonal T; in T's eigenbasis
     (d, U) the solution is z_i = -c_i / (2 (d_i + lam)) with lam > -min(d) set by |z| =
-    epsilon (bisection), or, in the hard case, lam = -min(d) plus a multiple of the
+    step_length (bisection), or, in the hard case, lam = -min(d) plus a multiple of the
     bottom eigenvector. gradient: float64 [P]; returns float64 [P]."""
     linear = beta * gradient
     start = linear if linear.norm() > 0 else torch.randn(g.size, generator=generator, dtype=torch.float64)
@@ -150,18 +150,18 @@ def exact_step(g, gradient: torch.Tensor, epsilon: float, beta: float, steps: in
     if c[flat].norm() <= 1e-12 * c.norm():  # hard case: nothing pulls along the bottom
         z = torch.zeros_like(d)
         z[~flat] = -c[~flat] / (2 * (d[~flat] - d[0]))
-        if z.norm() <= epsilon:
-            z[0] = torch.sqrt(epsilon ** 2 - z.norm() ** 2)
+        if z.norm() <= step_length:
+            z[0] = torch.sqrt(step_length ** 2 - z.norm() ** 2)
             return basis.T @ (u @ z)
-    low, high = -d[0], -d[0] + c.norm() / (2 * epsilon) + 1.0
+    low, high = -d[0], -d[0] + c.norm() / (2 * step_length) + 1.0
     for _ in range(200):
         middle = (low + high) / 2
-        if step(middle).norm() > epsilon:
+        if step(middle).norm() > step_length:
             low = middle
         else:
             high = middle
     z = step(high)
-    return basis.T @ (u @ (z * (epsilon / z.norm())))
+    return basis.T @ (u @ (z * (step_length / z.norm())))
 
 
 def quadrature_nodes(g, steps: int, vectors: int, generator: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -1,13 +1,14 @@
 """FIP steps: given the objective d(w, w_ref) + beta * L(w), move the weights.
 
 - optimiser step: any torch optimiser on the objective (what the authors' code does);
-- normalised step: theta = -epsilon * grad / |grad|, so every step has Euclidean length epsilon;
+- normalised step: theta = -s * grad / |grad|, so every step has Euclidean length s
+  (s = step_length, in weight units);
 - exact step: the trust-region subproblem min theta^T g theta + <theta, grad> subject to
-  |theta| = epsilon, with g the metric of Eq. 2 at the current weights on a batch of probes
-  and grad the gradient of the objective, solved on a Krylov space (fipbench.fip.metric);
-- sampled step (the paper's "sample an epsilon-ball, then descend"): start from a random
-  theta with |theta| = epsilon and descend the objective at w + theta, projecting theta back
-  onto the epsilon-sphere after every inner iteration; then w <- w + theta.
+  |theta| = s, with g the metric of Eq. 2 at the current weights on a batch of probes and
+  grad the gradient of the objective, solved on a Krylov space (fipbench.fip.metric);
+- sampled step (the paper's "sample an epsilon-ball, then descend", epsilon = s): start
+  from a random theta with |theta| = s and descend the objective at w + theta, projecting
+  theta back onto the sphere of radius s after every inner iteration; then w <- w + theta.
 """
 
 from typing import Callable
@@ -21,20 +22,20 @@ def _params(model) -> list[torch.Tensor]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def normalised_update(model, epsilon: float) -> Callable:
-    """Update function for run_steps: move the weights by epsilon against the loss gradient."""
+def normalised_update(model, step_length: float) -> Callable:
+    """Update function for run_steps: move the weights by step_length against the loss gradient."""
     def update(loss):
         params = _params(model)
         grads = torch.autograd.grad(loss, params)
         norm = torch.sqrt(sum(g.double().pow(2).sum() for g in grads))
-        scale = epsilon / norm.clamp_min(torch.finfo(torch.float64).tiny)  # a zero gradient moves nothing
+        scale = step_length / norm.clamp_min(torch.finfo(torch.float64).tiny)  # a zero gradient moves nothing
         with torch.no_grad():
             for p, g in zip(params, grads):
                 p.sub_(scale * g.double())
     return update
 
 
-def exact_update(model, probes: Callable[[], torch.Tensor], epsilon: float, lanczos_steps: int, kind: str,
+def exact_update(model, probes: Callable[[], torch.Tensor], step_length: float, lanczos_steps: int, kind: str,
                  generator: torch.Generator, acceleration: float = 0.0) -> Callable:
     """Update function for run_steps: move the weights by the exact step (module docstring)
     for the loss's gradient, with g measured on probes() (a fresh probe batch per call).
@@ -57,7 +58,7 @@ def exact_update(model, probes: Callable[[], torch.Tensor], epsilon: float, lanc
             quadratic.size = metric.size
         else:
             quadratic = metric
-        theta = exact_step(quadratic, gradient, epsilon, 1.0, lanczos_steps, generator)
+        theta = exact_step(quadratic, gradient, step_length, 1.0, lanczos_steps, generator)
         previous = theta
         with torch.no_grad():
             for p, piece in zip(params, theta.split([p.numel() for p in params])):
@@ -65,9 +66,9 @@ def exact_update(model, probes: Callable[[], torch.Tensor], epsilon: float, lanc
     return update
 
 
-def sampled_step(model, objective: Callable, epsilon: float, inner_steps: int, lr: float,
+def sampled_step(model, objective: Callable, step_length: float, inner_steps: int, lr: float,
                  generator: torch.Generator) -> torch.Tensor:
-    """One sampled FIP step of Euclidean length epsilon; returns theta as a vector [P].
+    """One sampled FIP step of Euclidean length step_length; returns theta as a vector [P].
 
     objective(model) -> scalar tensor at the model's current weights (for example an
     OutputDistance plus beta times a secondary loss); it should be deterministic. Descent
@@ -78,7 +79,7 @@ def sampled_step(model, objective: Callable, epsilon: float, inner_steps: int, l
 
     def project(vectors):
         norm = torch.sqrt(sum(v.double().pow(2).sum() for v in vectors))
-        return [v * (epsilon / norm).to(v.dtype) for v in vectors]
+        return [v * (step_length / norm).to(v.dtype) for v in vectors]
 
     def evaluate(vectors):
         with torch.no_grad():

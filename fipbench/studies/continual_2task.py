@@ -90,7 +90,7 @@ def learn(cfg: dict, method: str, seed: int, data_dir: Path, base_checkpoint: Pa
         def record(net, seen):
             return task_accuracies(net, seen, split, study["curve_test_size"])
 
-        curve, job.steps = learn_tasks(model, method, settings, sequence, study["new_task"], study["memory_size"],
+        curve, job.steps = learn_tasks(model, method, settings, sequence, study["new_task"], study["memory_per_task"],
                                        study["fip"]["distance"], record, study["record_every"], generator, device,
                                        checkpoint_dir, study["checkpoint_every"], desc=f"{method} seed{seed}",
                                        timings=job.timings)
@@ -98,7 +98,7 @@ def learn(cfg: dict, method: str, seed: int, data_dir: Path, base_checkpoint: Pa
         ablation = task_accuracies(new_task_statistics_only(model, tasks), sequence, split)
         job.finish({
             "method": method, "split": split, "settings": settings, "base_sha256": sha256(Path(base_checkpoint)),
-            "memory_size": study["memory_size"] if METHODS[method].keeps_memory else 0,
+            "memory_size": study["memory_per_task"] if METHODS[method].keeps_memory else 0,
             "final": final,
             "bn_stats_from_new_task_only": ablation,
             "walk": walk_summary(curve),

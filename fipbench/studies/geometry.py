@@ -15,7 +15,7 @@ import torch
 
 from fipbench import models
 from fipbench.data.vision import load_splits, to_input
-from fipbench.fip import OutputDistance, sample_members
+from fipbench.fip import EnsembleWalk, OutputDistance, sample_members
 from fipbench.fip.metric import (effective_rank, flat_metric, fraction_below, quadrature_nodes, rank_bound,
                                  top_eigenvalues)
 from fipbench.results import Job, start_job
@@ -41,11 +41,11 @@ def spectrum(cfg: dict, network: str, state: str, seed: int, data: Path, trained
         probes = to_input(task["train"][0][:settings["probe_images"]])
         walk = {}
         if state == "fip":
-            fip = settings["fip"]
+            fip = EnsembleWalk.of(settings["fip"])
             distance = OutputDistance(model, probes, settings["distance"])
             members, records = sample_members(model, distance, fip, 1, generator)
             model.load_state_dict(members[-1])
-            job.steps = fip["keep_every"] * fip["descent_steps"]
+            job.steps = fip.keep_every * fip.descent_steps
             walk = {"output_distance": records[-1]["distance"], "weight_distance": records[-1]["weight_distance"]}
         started = time.time()
         top, top_products = top_eigenvalues(model, probes, settings["top_k"], settings["distance"])

@@ -22,7 +22,7 @@ from fipbench import models
 from fipbench.analysis import coherence, representation_diversity, weight_pca
 from fipbench.data.vision import load_splits, to_input
 from fipbench.ensemble import Ensemble, perturbation_size, pgd
-from fipbench.fip import OutputDistance, sample_members
+from fipbench.fip import EnsembleWalk, OutputDistance, sample_members
 from fipbench.layout import seed_folder
 from fipbench.results import Job, start_job
 from fipbench.train import (RecipeTraining, accuracy, epoch_steps, flat_parameters, predict,
@@ -124,11 +124,12 @@ def _base_of_trial(start: EnsembleStart) -> tuple[torch.nn.Module, int]:
 def _fip(start: EnsembleStart) -> tuple[list[dict], dict, int]:
     """Members sampled along a FIP walk (L = 0) from one network of the pool."""
     base, base_seed = _base_of_trial(start)
-    walk = start.settings["fip"]
-    probes = to_input(start.task["train"][0][:walk["probe_images"]])
-    states, cycles = sample_members(base, OutputDistance(base, probes, walk["distance"]), walk, start.size,
+    block = start.settings["fip"]
+    walk = EnsembleWalk.of(block)
+    probes = to_input(start.task["train"][0][:block["probe_images"]])
+    states, cycles = sample_members(base, OutputDistance(base, probes, block["distance"]), walk, start.size,
                                     start.generator)
-    return states, {"base_seed": base_seed, "cycles": cycles}, start.size * walk["keep_every"] * walk["descent_steps"]
+    return states, {"base_seed": base_seed, "cycles": cycles}, start.size * walk.keep_every * walk.descent_steps
 
 
 def _fge(start: EnsembleStart) -> tuple[list[dict], dict, int]:
