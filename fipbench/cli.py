@@ -1,7 +1,9 @@
 """Command line: `python -m fipbench.cli <command>` (or `fipbench <command>` once installed).
 
 Every command takes --config, a JSON object of overrides (or a whole resolved config as
-the Snakemake rules pass it), validated against config/schema.json before anything runs."""
+the Snakemake rules pass it), validated against config/schema.json before anything runs.
+The commands are one table, COMMANDS: each names the function it runs and the options it
+takes, each option declared once in OPTIONS under the name of the function's parameter."""
 
 import argparse
 import importlib
@@ -12,191 +14,173 @@ from pathlib import Path
 from fipbench.config import ConfigError, load
 from fipbench.workflow import CONTINUAL_STUDIES
 
+STUDIES = ["continual_2task", "task_sequence", "sparsity", "robustness", "geometry", "bert"]
 
-def _config(overrides: dict) -> dict:
+OPTIONS = {  # parameter name -> (flag, argparse keywords); every option is required unless it has a default
+    "seed": ("--seed", {"type": int}),
+    "threads": ("--threads", {"type": int, "default": 1}),
+    "out_dir": ("--out", {"type": Path, "help": "results folder of this job"}),
+    "out": ("--out", {"type": Path, "help": "the file or folder written"}),
+    "data": ("--data", {"type": Path, "help": "the prepared data: the folder of mnist.pt and fashion_mnist.pt "
+                                              "(two-task), the dataset file (task sequence, spectrum)"}),
+    "data_dir": ("--data-dir", {"type": Path, "help": "the folder of the prepared datasets"}),
+    "checkpoint": ("--checkpoint", {"type": Path, "help": "where the trained network goes"}),
+    "study": ("--study", {"choices": STUDIES}),
+    "method": ("--method", {}),
+    "start": ("--start", {"type": Path, "help": "the base (or first-task) job's checkpoint"}),
+    "split": ("--split", {"choices": ["val", "test"], "default": "test"}),
+    "value": ("--value", {"type": float, "default": None, "help": "value of the method's tuned hyperparameter"}),
+    "chosen": ("--chosen", {"type": Path, "default": None, "help": "chosen.json of the method's validation grid"}),
+    "checkpoint_dir": ("--checkpoint-dir", {"type": Path, "default": None,
+                                            "help": "the path's checkpoints (two-task study)"}),
+    "network": ("--network", {}),
+    "work": ("--work", {"type": Path, "help": "folder of the job's networks, images or nodes"}),
+    "part": ("--part", {"type": int, "default": None, "help": "the part (0, 1, ...) of a training the recipe "
+                                                              "splits into jobs (train.part_epochs); default: "
+                                                              "the last, or the whole"}),
+    "base_dir": ("--base", {"type": Path, "help": "folder of the dense job's model.pt and rewind.pt"}),
+    "trial": ("--trial", {"type": int}),
+    "networks": ("--networks", {"type": Path, "help": "folder of the pool's seed<k>/model.pt"}),
+    "surrogate": ("--surrogate", {"type": Path, "help": "the surrogate's model.pt"}),
+    "members_path": ("--members", {"type": Path, "help": "the ensemble job's members.pt"}),
+    "transfer": ("--transfer", {"type": Path, "help": "the transfer job's transfer.pt"}),
+    "state": ("--state", {}),
+    "trained": ("--trained", {"type": Path, "default": None,
+                              "help": "the trained network's state_dict (states trained, fip)"}),
+    "text_file": ("--text", {"type": Path, "help": "the bert-text file"}),
+    "path": ("--path", {"help": "base, sparse, yelp, imdb_fip, imdb_naive, co, cl_co or co_cl<p>"}),
+    "paths": ("--paths", {"nargs": "+"}),
+    "results": ("--results", {"type": Path, "help": "the study's results folder (one per path, or per scale)"}),
+    "dataset": ("--dataset", {}),
+    "raw_root": ("--raw-root", {"type": Path, "default": Path("resources/raw")}),
+    "scale": ("--scale", {}),
+    "readme": ("--readme", {"type": Path, "default": None, "help": "also rewrite this README's claims table"}),
+    "score": ("--score", {"default": "mean_class_incremental", "help": "final accuracy key the grid is scored on"}),
+    "metrics": ("metrics", {"type": Path, "nargs": "+"}),
+}
+
+
+def prepare_dataset(cfg: dict, dataset: str, out: Path, raw_root: Path) -> None:
+    from fipbench.data.vision import prepare
+    data = cfg["data"]
+    prepare(dataset, out, raw_root, data["n_train"], data["n_val"], data["n_test"], data["subset_seed"])
+
+
+def fetch_data(cfg: dict, out: Path) -> None:
+    from fipbench.data.fetch import fetch_mirror
+    from fipbench.data.mirror import DataError
     try:
-        return load(overrides)
-    except ConfigError as error:
+        fetch_mirror(out)
+    except DataError as error:
         sys.exit(f"fipbench: {error}")
+    print(f"mirror ready: export FIPBENCH_DATA_MIRROR={out.resolve()}")
+
+
+def learn(cfg: dict, study: str, method: str, seed: int, data: Path, start: Path, out_dir: Path, threads: int,
+          split: str, value: float | None, chosen: Path | None, checkpoint_dir: Path | None) -> None:
+    """A continual-learning study's learn job, with the method's tuned hyperparameter."""
+    from fipbench.selection import tuned_settings
+    if study not in CONTINUAL_STUDIES:
+        sys.exit(f"fipbench: learn --study must be one of {', '.join(CONTINUAL_STUDIES)}")
+    extra = {"checkpoint_dir": checkpoint_dir} if checkpoint_dir else {}
+    importlib.import_module(f"fipbench.studies.{study}").learn(
+        cfg, method, seed, data, start, out_dir, threads, split, tuned_settings(cfg[study], method, chosen, value),
+        **extra)
+
+
+def bert_text(cfg: dict, out: Path) -> None:
+    from fipbench.data.text import prepare_text
+    prepare_text(cfg["bert"]["text"], cfg["bert"]["model"], out)
+
+
+def select(cfg: dict, metrics: list[Path], out: Path, score: str) -> None:
+    from fipbench.selection import select as select_value
+    select_value(metrics, out, score)
+
+
+def aggregate(cfg: dict, study: str, scale: str, results: Path) -> None:
+    from fipbench.report import AGGREGATORS
+    AGGREGATORS[study](cfg, results / scale)
+
+
+def check(cfg: dict, scale: str, results: Path, readme: Path | None) -> int:
+    from fipbench.claims import run_check
+    return run_check(cfg, results / scale, readme)
+
+
+JOB = ["out_dir", "threads"]
+COMMANDS = {  # command -> (function as "module:name" or one of this module's, help, its options after cfg)
+    "prepare": (prepare_dataset, "verify and prepare one dataset into resources/", ["dataset", "out", "raw_root"]),
+    "fetch-data": (fetch_data, "build a data mirror (like shared/data) from the public sources; point "
+                               "FIPBENCH_DATA_MIRROR at --out", ["out"]),
+    "base": ("continual_2task:train_base", "train the two-task study's base network on MNIST",
+             ["seed", "data", "checkpoint", *JOB]),
+    "first-task": ("task_sequence:train_first_task", "train the task-sequence study's network on its first task",
+                   ["seed", "data", "checkpoint", *JOB]),
+    "learn": (learn, "learn a continual-learning study's later tasks with one method, from the network every "
+                     "method starts from",
+              ["study", "method", "seed", "data", "start", *JOB, "split", "value", "chosen", "checkpoint_dir"]),
+    "dense": ("sparsity:train_dense", "train the sparsity study's dense network",
+              ["network", "seed", "data_dir", "work", *JOB, "part"]),
+    "sparsify": ("sparsity:sparsify", "make the dense network sparse at every target with one method",
+                 ["network", "method", "seed", "data_dir", "base_dir", *JOB]),
+    "network": ("robustness:train_network", "train one network of the robustness study (pool or surrogate)",
+                ["seed", "data_dir", "work", *JOB, "part"]),
+    "ensemble": ("robustness:build_ensemble", "build the members of one trial of one ensemble method",
+                 ["method", "trial", "data_dir", "networks", "work", *JOB]),
+    "transfer": ("robustness:transfer_set", "craft PGD images on the surrogate at every attack strength",
+                 ["data_dir", "surrogate", "work", *JOB]),
+    "attack": ("robustness:evaluate_ensemble", "attack and analyse one trial of one ensemble method",
+               ["method", "trial", "data_dir", "members_path", "surrogate", "transfer", *JOB]),
+    "spectrum": ("geometry:spectrum", "the metric's spectrum of one network in one state",
+                 ["network", "state", "seed", "data", "trained", *JOB]),
+    "bert-text": (bert_text, "tokenize the BERT study's text once per scale", ["out"]),
+    "bert-path": ("bert:run_path", "walk one path of the BERT study from its start node",
+                  ["path", "text_file", "results", "work", "threads"]),
+    "bert-oneshot": ("bert:run_oneshot", "Fig. 5A's pruning baselines from the base model",
+                     ["text_file", "results", "work", "threads"]),
+    "bert-query": ("bert:run_query", "score every node of the given paths by perplexity",
+                   ["text_file", "results", "work", "paths", "threads"]),
+    "select": (select, "pick a grid value on the validation split", ["metrics", "out", "score"]),
+    "aggregate": (aggregate, "tables and figures of one study at one scale", ["study", "scale", "results"]),
+    "check": (check, "compare results with config/claims.yaml", ["scale", "results", "readme"]),
+}
+
+
+def function_of(command: str):
+    """The function COMMANDS names for command ("<study>:<name>" is in fipbench.studies)."""
+    target = COMMANDS[command][0]
+    if callable(target):
+        return target
+    module, name = target.split(":")
+    return getattr(importlib.import_module(f"fipbench.studies.{module}"), name)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="fipbench", description=__doc__)
+    top.add_argument("--config", default="{}", help="JSON object of config overrides")
+    commands = top.add_subparsers(dest="command", required=True)
+    for command, (_, help_text, options) in COMMANDS.items():
+        sub = commands.add_parser(command, help=help_text)
+        for name in options:
+            flag, keywords = OPTIONS[name]
+            if flag.startswith("--"):
+                keywords = {"dest": name, "required": "default" not in keywords, **keywords}
+            sub.add_argument(flag, **keywords)
+    return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fipbench", description=__doc__)
-    parser.add_argument("--config", default="{}", help="JSON object of config overrides")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    prepare = commands.add_parser("prepare", help="verify and prepare one dataset into resources/")
-    prepare.add_argument("--dataset", required=True)
-    prepare.add_argument("--out", type=Path, required=True)
-    prepare.add_argument("--raw-root", type=Path, default=Path("resources/raw"))
-
-    fetch = commands.add_parser("fetch-data", help="build a data mirror (like shared/data) from the public sources")
-    fetch.add_argument("--out", type=Path, required=True, help="the mirror folder; point FIPBENCH_DATA_MIRROR at it")
-
-    base = commands.add_parser("base", help="train the two-task study's base network on MNIST")
-    first = commands.add_parser("first-task", help="train the task-sequence study's network on its first task")
-    learn = commands.add_parser("learn", help="learn a continual-learning study's later tasks with one method, from "
-                                              "the network every method starts from")
-    for sub in (base, first, learn):
-        sub.add_argument("--seed", type=int, required=True)
-        sub.add_argument("--data", type=Path, required=True, help="the study's prepared data: the folder of "
-                                                                  "mnist.pt and fashion_mnist.pt (two-task), the "
-                                                                  "stream's dataset file (task sequence)")
-        sub.add_argument("--out", type=Path, required=True, help="results folder of this job")
-        sub.add_argument("--threads", type=int, default=1)
-    for sub in (base, first):
-        sub.add_argument("--checkpoint", type=Path, required=True)
-    learn.add_argument("--study", choices=list(CONTINUAL_STUDIES), required=True)
-    learn.add_argument("--method", required=True)
-    learn.add_argument("--start", type=Path, required=True, help="the base (or first-task) job's checkpoint")
-    learn.add_argument("--split", choices=["val", "test"], default="test")
-    learn.add_argument("--value", type=float, help="value of the method's tuned hyperparameter")
-    learn.add_argument("--chosen", type=Path, help="chosen.json of the method's validation grid")
-    learn.add_argument("--checkpoint-dir", type=Path, help="the path's checkpoints (two-task study)")
-
-    dense = commands.add_parser("dense", help="train the sparsity study's dense network")
-    sparsify = commands.add_parser("sparsify", help="make the dense network sparse at every target with one method")
-    for sub in (dense, sparsify):
-        sub.add_argument("--network", required=True)
-        sub.add_argument("--seed", type=int, required=True)
-        sub.add_argument("--data-dir", type=Path, required=True)
-        sub.add_argument("--out", type=Path, required=True, help="results folder of this job")
-        sub.add_argument("--threads", type=int, default=1)
-    dense.add_argument("--work", type=Path, required=True, help="folder for model.pt and rewind.pt")
-    sparsify.add_argument("--method", required=True)
-    sparsify.add_argument("--base", type=Path, required=True, help="folder of the dense job's model.pt and rewind.pt")
-
-    network = commands.add_parser("network", help="train one network of the robustness study (pool or surrogate)")
-    ensemble = commands.add_parser("ensemble", help="build the members of one trial of one ensemble method")
-    transfer = commands.add_parser("transfer", help="craft PGD images on the surrogate at every epsilon")
-    attack = commands.add_parser("attack", help="attack and analyse one trial of one ensemble method")
-    for sub in (network, ensemble, transfer, attack):
-        sub.add_argument("--data-dir", type=Path, required=True)
-        sub.add_argument("--out", type=Path, required=True, help="results folder of this job")
-        sub.add_argument("--threads", type=int, default=1)
-    for sub in (network, ensemble, transfer):
-        sub.add_argument("--work", type=Path, required=True, help="folder for the job's networks or images")
-    network.add_argument("--seed", type=int, required=True)
-    for sub in (dense, network):
-        sub.add_argument("--part", type=int, help="the part (0, 1, ...) of a training the recipe splits into "
-                                                  "jobs (train.part_epochs); default: the last, or the whole")
-    for sub in (ensemble, attack):
-        sub.add_argument("--method", required=True)
-        sub.add_argument("--trial", type=int, required=True)
-    ensemble.add_argument("--networks", type=Path, required=True, help="folder of the pool's seed<k>/model.pt")
-    for sub in (transfer, attack):
-        sub.add_argument("--surrogate", type=Path, required=True, help="the surrogate's model.pt")
-    attack.add_argument("--members", type=Path, required=True, help="the ensemble job's members.pt")
-    attack.add_argument("--transfer", type=Path, required=True, help="the transfer job's transfer.pt")
-
-    spectrum = commands.add_parser("spectrum", help="the metric's spectrum of one network in one state")
-    spectrum.add_argument("--network", required=True)
-    spectrum.add_argument("--state", required=True)
-    spectrum.add_argument("--seed", type=int, required=True)
-    spectrum.add_argument("--data", type=Path, required=True, help="the prepared dataset the network was trained on")
-    spectrum.add_argument("--trained", type=Path, help="the trained network's state_dict (states trained, fip)")
-    spectrum.add_argument("--out", type=Path, required=True, help="results folder of this job")
-    spectrum.add_argument("--threads", type=int, default=1)
-
-    text = commands.add_parser("bert-text", help="tokenize the BERT study's text once per scale")
-    text.add_argument("--out", type=Path, required=True)
-    bert_path = commands.add_parser("bert-path", help="walk one path of the BERT study from its start node")
-    bert_path.add_argument("--path", required=True, help="base, sparse, yelp, imdb_fip, imdb_naive, co, cl_co or co_cl<p>")
-    bert_oneshot = commands.add_parser("bert-oneshot", help="Fig. 5A's pruning baselines from the base model")
-    bert_query = commands.add_parser("bert-query", help="score every node of the given paths by perplexity")
-    bert_query.add_argument("--paths", nargs="+", required=True)
-    for sub in (bert_path, bert_oneshot, bert_query):
-        sub.add_argument("--text", type=Path, required=True, help="the bert-text file")
-        sub.add_argument("--results", type=Path, required=True, help="the study's results folder (one per path)")
-        sub.add_argument("--work", type=Path, required=True, help="the study's node folder (one per path)")
-        sub.add_argument("--threads", type=int, default=1)
-
-    select = commands.add_parser("select", help="pick a grid value on the validation split")
-    select.add_argument("--out", type=Path, required=True)
-    select.add_argument("--score", default="mean_class_incremental", help="final accuracy key the grid is scored on")
-    select.add_argument("metrics", type=Path, nargs="+")
-
-    aggregate = commands.add_parser("aggregate", help="tables and figures of one study at one scale")
-    aggregate.add_argument("--study", choices=["continual_2task", "task_sequence", "sparsity", "robustness",
-                                                    "geometry", "bert"],
-                           default="continual_2task")
-    check = commands.add_parser("check", help="compare results with config/claims.yaml")
-    for sub in (aggregate, check):
-        sub.add_argument("--scale", required=True)
-        sub.add_argument("--results", type=Path, default=Path("results"))
-    check.add_argument("--readme", type=Path, help="also rewrite this README's claims table of the scale")
-
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     overrides = json.loads(args.config)
-    if args.command == "fetch-data":
-        from fipbench.data.fetch import fetch_mirror
-        from fipbench.data.mirror import DataError
-        try:
-            fetch_mirror(args.out)
-        except DataError as error:
-            sys.exit(f"fipbench: {error}")
-        print(f"mirror ready: export FIPBENCH_DATA_MIRROR={args.out.resolve()}")
-        return 0
-    if args.command == "check":
-        from fipbench.claims import run_check
-        return run_check(_config({**overrides, "scale": args.scale}), args.results / args.scale, args.readme)
-    cfg = _config(overrides)
-    if args.command == "prepare":
-        from fipbench.data.vision import prepare as prepare_dataset
-        data = cfg["data"]
-        prepare_dataset(args.dataset, args.out, args.raw_root, data["n_train"], data["n_val"],
-                        data["n_test"], data["subset_seed"])
-    elif args.command == "base":
-        from fipbench.studies.continual_2task import train_base
-        train_base(cfg, args.seed, args.data, args.checkpoint, args.out, args.threads)
-    elif args.command == "first-task":
-        from fipbench.studies.task_sequence import train_first_task
-        train_first_task(cfg, args.seed, args.data, args.checkpoint, args.out, args.threads)
-    elif args.command == "learn":
-        from fipbench.selection import tuned_settings
-        study = importlib.import_module(f"fipbench.studies.{args.study}")
-        extra = {"checkpoint_dir": args.checkpoint_dir} if args.checkpoint_dir else {}
-        study.learn(cfg, args.method, args.seed, args.data, args.start, args.out, args.threads, args.split,
-                    tuned_settings(cfg[args.study], args.method, args.chosen, args.value), **extra)
-    elif args.command == "dense":
-        from fipbench.studies.sparsity import train_dense
-        train_dense(cfg, args.network, args.seed, args.data_dir, args.work, args.out, args.threads, args.part)
-    elif args.command == "sparsify":
-        from fipbench.studies.sparsity import sparsify as sparsify_network
-        sparsify_network(cfg, args.network, args.method, args.seed, args.data_dir, args.base, args.out, args.threads)
-    elif args.command in ("network", "ensemble", "transfer", "attack"):
-        from fipbench.studies import robustness
-        if args.command == "network":
-            robustness.train_network(cfg, args.seed, args.data_dir, args.work, args.out, args.threads, args.part)
-        elif args.command == "ensemble":
-            robustness.build_ensemble(cfg, args.method, args.trial, args.data_dir, args.networks, args.work, args.out,
-                                      args.threads)
-        elif args.command == "transfer":
-            robustness.transfer_set(cfg, args.data_dir, args.surrogate, args.work, args.out, args.threads)
-        else:
-            robustness.evaluate_ensemble(cfg, args.method, args.trial, args.data_dir, args.members, args.surrogate,
-                                         args.transfer, args.out, args.threads)
-    elif args.command == "spectrum":
-        from fipbench.studies.geometry import spectrum as measure_spectrum
-        measure_spectrum(cfg, args.network, args.state, args.seed, args.data, args.trained, args.out, args.threads)
-    elif args.command == "bert-text":
-        from fipbench.data.text import prepare_text
-        prepare_text(cfg["bert"]["text"], cfg["bert"]["model"], args.out)
-    elif args.command in ("bert-path", "bert-oneshot", "bert-query"):
-        from fipbench.studies import bert
-        if args.command == "bert-path":
-            bert.run_path(cfg, args.path, args.text, args.results, args.work, args.threads)
-        elif args.command == "bert-oneshot":
-            bert.run_oneshot(cfg, args.text, args.results, args.work, args.threads)
-        else:
-            bert.run_query(cfg, args.text, args.results, args.work, args.paths, args.threads)
-    elif args.command == "select":
-        from fipbench.selection import select as select_value
-        select_value(args.metrics, args.out, args.score)
-    elif args.command == "aggregate":
-        from fipbench.report import AGGREGATORS
-        AGGREGATORS[args.study](cfg, args.results / args.scale)
-    return 0
+    if "scale" in COMMANDS[args.command][2]:
+        overrides = {**overrides, "scale": args.scale}
+    try:
+        cfg = load(overrides)
+    except ConfigError as error:
+        sys.exit(f"fipbench: {error}")
+    code = function_of(args.command)(cfg, **{name: getattr(args, name) for name in COMMANDS[args.command][2]})
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ rule aggregate:
     conda:
         "../envs/report.yaml"
     shell:
-        "python -m fipbench.cli --config {params.cfg:q} aggregate --scale {params.scale} > {log} 2>&1"
+        "python -m fipbench.cli --config {params.cfg:q} aggregate --study continual_2task --scale {params.scale} > {log} 2>&1"
 
 
 rule aggregate_task_sequence:

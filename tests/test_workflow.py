@@ -428,3 +428,18 @@ def test_readme_tables_are_generated_from_the_committed_results(scale):
 def test_python_m_fipbench_runs_the_command_line():
     done = subprocess.run([sys.executable, "-m", "fipbench", "--help"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0 and "aggregate" in done.stdout and "check" in done.stdout
+
+
+def test_every_command_hands_its_options_to_its_function_by_name():
+    """One table of commands: each function takes the config, then exactly the options its
+    command declares, under the same names (so no command needs its own argument code)."""
+    import inspect
+
+    from fipbench.cli import COMMANDS, OPTIONS, function_of, parser
+
+    for command, (_, _, options) in COMMANDS.items():
+        assert list(inspect.signature(function_of(command)).parameters) == ["cfg", *options], command
+        assert set(options) <= set(OPTIONS)
+    args = parser().parse_args(["sparsify", "--network", "lenet300_100", "--method", "fip", "--seed", "1",
+                                "--data-dir", "d", "--base", "b", "--out", "o"])
+    assert (args.base_dir, args.out_dir, args.threads) == (Path("b"), Path("o"), 1)

@@ -30,11 +30,11 @@ def load_tasks(data_dir: Path, device: torch.device) -> tuple[dict, dict]:
     return tasks, sources
 
 
-def train_base(cfg: dict, seed: int, data_dir: Path, checkpoint: Path, out_dir: Path, threads: int) -> None:
+def train_base(cfg: dict, seed: int, data: Path, checkpoint: Path, out_dir: Path, threads: int) -> None:
     """Train the shared base network on MNIST; save it to checkpoint and its metrics to out_dir."""
     study = cfg[STUDY]
     device = start_job(cfg, seed, threads)
-    tasks, sources = load_tasks(data_dir, device)
+    tasks, sources = load_tasks(data, device)
     generator = torch.Generator().manual_seed(seed)
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
         model = models.build(study["model"]).to(device)
