@@ -10,7 +10,7 @@ from torch import nn
 from baselines import lth, oneshot, random_sparse
 from fipbench import models
 from fipbench.data.vision import load_prepared
-from fipbench.fip import SparseProjectionObjective
+from fipbench.fip import SparseProjectionObjective, SparsifyWalk
 from fipbench.pruning import (distance_to_sparse, magnitude_masks, masked_update, measured_sparsity, project,
                               prunable)
 from fipbench.studies import sparsity as sparsity_study
@@ -111,6 +111,17 @@ def test_sparse_objective_gradient_is_2w_on_the_pruned_weights():
         assert torch.allclose(w.grad, expected)
     assert loss.item() == pytest.approx(sum((w.detach() * ~masks[n]).pow(2).sum().item() for n, w in weights.items()))
     assert all(p.grad is None or not p.grad.any() for n, p in model.named_parameters() if n.endswith("bias"))
+
+
+@pytest.mark.parametrize("steps", [1, 2, 500])
+def test_the_sparsifying_walks_beta_rises_geometrically_from_start_to_end(steps):
+    block = {"distance": "bhattacharyya", "beta_start": 0.001, "beta_end": 10.0, "steps": steps, "lr": 0.03,
+             "probe_batch": 128, "momentum": 0.9, "record_every": 100}
+    walk = SparsifyWalk.of(block)
+    assert (walk.momentum, walk.steps) == (0.9, steps)
+    betas = [walk.beta_at(i) for i in range(steps)]
+    assert betas[0] == 0.001 and (steps == 1 or betas[-1] == pytest.approx(10.0))
+    assert all(b / a == pytest.approx(betas[1] / betas[0]) for a, b in zip(betas, betas[1:]))
 
 
 def test_lth_levels_prune_a_fifth_of_what_remains_and_stop_on_targets():

@@ -7,7 +7,8 @@ from fipbench.fip.objectives import CrossEntropyObjective, SparseProjectionObjec
 from fipbench.fip.path import fip_loss
 from fipbench.fip.sampler import sample_members
 from fipbench.fip.step import exact_update, normalised_update, sampled_step
-from fipbench.fip.walks import ContinualWalk, EnsembleWalk
+from fipbench.fip.walks import ContinualWalk, EnsembleWalk, SparsifyWalk
 
 __all__ = ["DISTANCES", "OutputDistance", "CrossEntropyObjective", "SparseProjectionObjective", "ZeroObjective", "fip_loss",
-           "exact_update", "normalised_update", "sample_members", "sampled_step", "ContinualWalk", "EnsembleWalk"]
+           "exact_update", "normalised_update", "sample_members", "sampled_step", "ContinualWalk", "EnsembleWalk",
+           "SparsifyWalk"]

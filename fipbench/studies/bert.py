@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from baselines import oneshot, random_sparse
 from fipbench.data.text import random_masking
-from fipbench.fip import CrossEntropyObjective, OutputDistance, SparseProjectionObjective, fip_loss
+from fipbench.fip import CrossEntropyObjective, OutputDistance, SparseProjectionObjective, SparsifyWalk, fip_loss
 from fipbench.layout import seed_folder
 from fipbench.models.bert import MaskedLMView, TextModel, load_masked_lm, load_tokenizer
 from fipbench.pruning import masked_update, measured_sparsity, project, prunable
@@ -299,29 +299,28 @@ def sparsify(model: TextModel, settings: dict, text: dict, path: str, tasks: lis
     (optimiser steps, {"inputs", "bytes", "outputs"}: what the cached reference holds, and
     for the base model (Fig. 5A) the fill-mask table {"0" (dense), "<p>": ...}, else None).
     The reference is model as it comes in: its outputs are cached before the first step."""
-    co = settings["co"]
+    block = settings["co"]
+    co = SparsifyWalk.of(block)
     if tasks:
         walked, probes, outputs = model, memory_of(text, tasks, settings["cl"]["memory_per_task"], generator), "sentiment"
-        distance = OutputDistance(model, probes, co["distance"])
+        distance = OutputDistance(model, probes, co.distance)
         tokenizer, tables = None, None
     else:
         walked, probes, outputs = MaskedLMView(model), text["probes"], "masked-token distributions"
-        distance = OutputDistance(walked, probes, co["distance"], top_k=co["reference_top_k"])
+        distance = OutputDistance(walked, probes, co.distance, top_k=block["reference_top_k"])
         tokenizer = load_tokenizer(settings["model"])
         tables = {"0": fill_mask(model, tokenizer, settings["fill_mask"])}
-    ratio = (co["beta_end"] / co["beta_start"]) ** (1 / max(co["steps"] - 1, 1))
     step = 0
     for target in targets_of(settings, path):
-        loss_fn = fip_loss(distance, SparseProjectionObjective(target), lambda i: co["beta_start"] * ratio ** i,
-                           co["probe_batch"], generator)
-        step = walk(model, co["steps"], co["node_every"], loss_fn, adam_update(model, co["lr"], None), writer,
+        loss_fn = fip_loss(distance, SparseProjectionObjective(target), co.beta_at, co.probe_batch, generator)
+        step = walk(model, co.steps, block["node_every"], loss_fn, adam_update(model, co.lr, None), writer,
                     path, step, False, finish=lambda net, target=target: project(net, target), walker=walked,
                     target=target)
         if tables is not None:
             tables[f"{target:g}"] = fill_mask(model, tokenizer, settings["fill_mask"])
     memory = {"inputs": len(probes), "bytes": probes.nbytes + distance.nbytes, "outputs": outputs}
     if distance.words is not None:  # the reference's probability within its top words, mean over distributions
-        memory.update(top_k=co["reference_top_k"], reference_mass_in_top_k=1 - distance.reference[..., -1].exp().mean().item())
+        memory.update(top_k=block["reference_top_k"], reference_mass_in_top_k=1 - distance.reference[..., -1].exp().mean().item())
     return step, memory, tables
 
 

@@ -27,7 +27,7 @@ from baselines import lth, oneshot, random_sparse
 from fipbench import models
 from fipbench.analysis import weight_pca
 from fipbench.data.vision import load_splits, to_input
-from fipbench.fip import OutputDistance, SparseProjectionObjective, fip_loss
+from fipbench.fip import OutputDistance, SparseProjectionObjective, SparsifyWalk, fip_loss
 from fipbench.pruning import distance_to_sparse, masked_update, measured_sparsity, project, prunable
 from fipbench.records import level_key
 from fipbench.results import Job, start_job
@@ -104,12 +104,11 @@ def fip_path(dense, task: dict, settings: dict, targets: list[float], generator:
              finetuned) -> tuple[dict, list, list]:
     """Walk the FIP from dense through the targets; returns ({target: result}, curve,
     [(label, weight vector)] of the path for the PCA)."""
-    fip = settings["fip"]
+    fip = SparsifyWalk.of(settings["fip"])
     model = copy.deepcopy(dense)
-    distance = OutputDistance(dense, to_input(task["train"][0]), fip["distance"])
+    distance = OutputDistance(dense, to_input(task["train"][0]), fip.distance)
     curve_x, curve_y = (t[:settings["curve_test_size"]] for t in task["test"])
     found, curve, snapshots, steps, seconds = {}, [], [("dense", flat_prunable(dense))], 0, 0.0
-    ratio = (fip["beta_end"] / fip["beta_start"]) ** (1 / max(fip["steps"] - 1, 1))
     for target in targets:
         def record(net):
             snapshots.append(("path", flat_prunable(net)))
@@ -117,16 +116,15 @@ def fip_path(dense, task: dict, settings: dict, targets: list[float], generator:
                     "distance_to_sparse": distance_to_sparse(net, target)}
 
         start = time.time()
-        loss_fn = fip_loss(distance, SparseProjectionObjective(target), lambda i: fip["beta_start"] * ratio ** i,
-                           fip["probe_batch"], generator)
-        optimizer = torch.optim.SGD(model.parameters(), lr=fip["lr"], momentum=fip["momentum"])
-        segment = run_steps(model, fip["steps"], loss_fn, sgd_update(optimizer), record, fip["record_every"],
+        loss_fn = fip_loss(distance, SparseProjectionObjective(target), fip.beta_at, fip.probe_batch, generator)
+        optimizer = torch.optim.SGD(model.parameters(), lr=fip.lr, momentum=fip.momentum)
+        segment = run_steps(model, fip.steps, loss_fn, sgd_update(optimizer), record, settings["fip"]["record_every"],
                             desc=f"fip to {target} %", train_mode=False)
         remaining = distance_to_sparse(model, target)
         masks = project(model, target)
         seconds += time.time() - start
         curve += [{**entry, "step": steps + entry["step"], "target": target} for entry in segment]
-        steps += fip["steps"]
+        steps += fip.steps
         snapshots.append((f"fip {target:g} %", flat_prunable(model)))
         found[target] = {**evaluate(model, task), **measured_sparsity(model),
                          "distance_to_sparse_before_projection": remaining, "steps": steps,
