@@ -4,6 +4,7 @@ from avalanche.training.plugins import AGEMPlugin
 
 
 def plugin(settings: dict, memory_per_task: int, n_tasks: int) -> AGEMPlugin:
-    """settings: {"sample_size": memory images per reference gradient}; memory_per_task
-    images kept of each earlier task (the paper's A-GEM: 500; n_tasks unused)."""
-    return AGEMPlugin(patterns_per_experience=memory_per_task, sample_size=settings["sample_size"])
+    """settings: {"memory_batch": memory images drawn per step for the reference gradient
+    (avalanche's sample_size)}; memory_per_task images kept of each earlier task (the
+    paper's A-GEM: 500; n_tasks unused)."""
+    return AGEMPlugin(patterns_per_experience=memory_per_task, sample_size=settings["memory_batch"])

@@ -43,7 +43,7 @@ SETTINGS = {
     "fip": {"distance": "bhattacharyya", "beta": 1.0, "step": "optimizer", "step_length": 0.01, "memory_batch": 64},
     "naive": {}, "replay": {},
     "gem": {"strength": 0.5, "memory_per_task": 50},
-    "agem": {"sample_size": 64, "memory_per_task": 500},
+    "agem": {"memory_batch": 64, "memory_per_task": 500},
 }
 
 

@@ -50,7 +50,9 @@ OPTIONS = {  # parameter name -> (flag, argparse keywords); every option is requ
     "text_file": ("--text", {"type": Path, "help": "the bert-text file"}),
     "path": ("--path", {"help": "base, sparse, yelp, imdb_fip, imdb_naive, co, cl_co or co_cl<p>"}),
     "paths": ("--paths", {"nargs": "+"}),
-    "results": ("--results", {"type": Path, "help": "the study's results folder (one per path, or per scale)"}),
+    "results": ("--results", {"type": Path, "help": "the study's results folder (one per path)"}),
+    "results_root": ("--results", {"type": Path, "default": Path("results"), "help": "the folder of one results "
+                                                                                     "tree per scale"}),
     "dataset": ("--dataset", {}),
     "raw_root": ("--raw-root", {"type": Path, "default": Path("resources/raw")}),
     "scale": ("--scale", {}),
@@ -98,14 +100,14 @@ def select(cfg: dict, metrics: list[Path], out: Path, score: str) -> None:
     select_value(metrics, out, score)
 
 
-def aggregate(cfg: dict, study: str, scale: str, results: Path) -> None:
+def aggregate(cfg: dict, study: str, scale: str, results_root: Path) -> None:
     from fipbench.report import AGGREGATORS
-    AGGREGATORS[study](cfg, results / scale)
+    AGGREGATORS[study](cfg, results_root / scale)
 
 
-def check(cfg: dict, scale: str, results: Path, readme: Path | None) -> int:
+def check(cfg: dict, scale: str, results_root: Path, readme: Path | None) -> int:
     from fipbench.claims import run_check
-    return run_check(cfg, results / scale, readme)
+    return run_check(cfg, results_root / scale, readme)
 
 
 JOB = ["out_dir", "threads"]
@@ -142,8 +144,8 @@ COMMANDS = {  # command -> (function as "module:name" or one of this module's, h
     "bert-query": ("bert:run_query", "score every node of the given paths by perplexity",
                    ["text_file", "results", "work", "paths", "threads"]),
     "select": (select, "pick a grid value on the validation split", ["metrics", "out", "score"]),
-    "aggregate": (aggregate, "tables and figures of one study at one scale", ["study", "scale", "results"]),
-    "check": (check, "compare results with config/claims.yaml", ["scale", "results", "readme"]),
+    "aggregate": (aggregate, "tables and figures of one study at one scale", ["study", "scale", "results_root"]),
+    "check": (check, "compare results with config/claims.yaml", ["scale", "results_root", "readme"]),
 }
 
 

@@ -19,9 +19,10 @@ class ConfigError(ValueError):
 
 # Keys renamed so that each quantity has one name (old dotted key -> new name, same place):
 # the continual FIP step's Euclidean length, the ensemble walk's perturbation relative to
-# |w| (the attack's strength keeps `epsilons`), and the memory kept per task. An old key in
-# a config fails naming its new one; configs recorded before the rename are read through
-# `renamed` (fipbench.audit).
+# |w| (the attack's strength keeps `epsilons`), the memory kept per task (memory_per_task)
+# and the memory drawn per step (memory_batch, A-GEM's too). An old key in a config fails
+# naming its new one; configs recorded before the rename are read through `renamed`
+# (fipbench.audit).
 RENAMED = {
     **{f"continual_2task.{block}.epsilon": "step_length"
        for block in ("fip", "fip_normalised", "fip_exact", "fip_smooth")},
@@ -29,6 +30,7 @@ RENAMED = {
     "robustness.fip.epsilon": "relative_perturbation",
     "geometry.fip.epsilon": "relative_perturbation",
     "continual_2task.memory_size": "memory_per_task",
+    "task_sequence.agem.sample_size": "memory_batch",
 }
 
 

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-RENAMED_IN_METRICS = {"epsilon": "step_length"}  # 5a10519: the FIP step's length in the settings echo
+RENAMED_IN_METRICS = {"epsilon": "step_length", "sample_size": "memory_batch"}  # config.RENAMED, as the settings echo shows them
 
 
 def run_smoke(commit: str, folder: Path, cores: int) -> Path:

@@ -89,7 +89,7 @@ def test_avalanche_plugins_learn_a_stream_of_three_tasks(method):
              for t in range(3)]
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
-    settings = {"agem": {"sample_size": 16}, "ewc": {"lambda": 1.0}, "lwf": {"alpha": 1.0, "temperature": 2.0}}[method]
+    settings = {"agem": {"memory_batch": 16}, "ewc": {"lambda": 1.0}, "lwf": {"alpha": 1.0, "temperature": 2.0}}[method]
     sgd = {"epochs": 1, "batch_size": 32, "lr": 0.1, "momentum": 0.0}
     records, steps = learn_stream(model, METHODS[method].plugin(settings, 8, 3), tasks, sgd, torch.device("cpu"),
                                   lambda net, task: {"learning": task}, 1)
@@ -160,7 +160,7 @@ def test_learn_tasks_walks_a_sequence_of_three_tasks(method):
     def record(net, seen):
         seen_sizes.append(len(seen))
         return task_accuracies(net, seen, "test")
-    settings = settings if method != "agem" else {"sample_size": 4}
+    settings = settings if method != "agem" else {"memory_batch": 4}
     timings = {}
     curve, steps = learn_tasks(model, method, settings, tasks, sgd, 8, "bhattacharyya", record, 1,
                                torch.Generator().manual_seed(1), torch.device("cpu"), timings=timings)

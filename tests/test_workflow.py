@@ -443,3 +443,4 @@ def test_every_command_hands_its_options_to_its_function_by_name():
     args = parser().parse_args(["sparsify", "--network", "lenet300_100", "--method", "fip", "--seed", "1",
                                 "--data-dir", "d", "--base", "b", "--out", "o"])
     assert (args.base_dir, args.out_dir, args.threads) == (Path("b"), Path("o"), 1)
+    assert parser().parse_args(["check", "--scale", "smoke"]).results_root == Path("results")
