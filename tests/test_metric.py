@@ -83,6 +83,14 @@ def test_lanczos_top_eigenvalues_match_numpy():
     np.testing.assert_allclose(found, expected, rtol=1e-5)
 
 
+def test_top_eigenvalues_are_the_same_numbers_every_time():
+    """Lanczos starts from a fixed vector: a rerun gives the very same eigenvalues (with
+    eigsh's random start they moved within its tolerance from call to call)."""
+    model, x = linear_softmax_model(), probes()
+    runs = [top_eigenvalues(model, x, k=3, kind="euclidean", tol=1e-3)[0] for _ in range(3)]
+    assert all(np.array_equal(runs[0], run) for run in runs[1:])
+
+
 def test_lanczos_quadrature_estimates_the_degenerate_fraction():
     """3 probes x 4 classes: rank(g) <= 9 of 28 parameters; stochastic Lanczos quadrature
     finds the fraction of (near-)zero eigenvalues within 4 standard errors of numpy's."""

@@ -86,11 +86,14 @@ def flat_metric(model, probes: torch.Tensor, kind: str = "bhattacharyya", batch_
 def top_eigenvalues(model, probes: torch.Tensor, k: int, kind: str = "bhattacharyya", tol: float = 1e-6,
                     batch_size: int = 500) -> tuple[np.ndarray, int]:
     """(the k largest eigenvalues of g, descending; the number of metric-vector products
-    used), by Lanczos (scipy's eigsh) over all trainable parameters flattened (float64)."""
+    used), by Lanczos (scipy's eigsh) over all trainable parameters flattened (float64),
+    started from a fixed random vector (eigsh's own start is random per process, which made
+    the eigenvalues differ from run to run within tol)."""
     g = flat_metric(model, probes, kind, batch_size)
     operator = LinearOperator((g.size, g.size), dtype=np.float64,
                               matvec=lambda v: g(torch.from_numpy(np.asarray(v, dtype=np.float64).ravel())).numpy())
-    values = eigsh(operator, k=k, which="LA", tol=tol, return_eigenvectors=False)
+    start = torch.randn(g.size, generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()
+    values = eigsh(operator, k=k, which="LA", tol=tol, v0=start, return_eigenvectors=False)
     return np.sort(values)[::-1], g.calls
 
 
