@@ -7,9 +7,9 @@ and replay (baselines/avalanche_cl.py).
 FIP is iterated (Eq. 4 task after task): for task i the probe set is the memory of tasks
 1..i-1 (`memory_per_task` images drawn from each when it is left), the reference is the
 network at the start of task i with its outputs on that memory cached once, and L is task
-i's cross-entropy; its settings are a typed ContinualWalk (fipbench/fip/walks.py), whose
-`step` names the solver. Both continual studies choose a
-method's hyperparameter the same way (fipbench.selection)."""
+i's cross-entropy; its settings are a ContinualWalk (fipbench/fip/walks.py), whose `step`
+names the solver. Both continual studies choose a method's hyperparameter the same way
+(fipbench.selection)."""
 
 from typing import Callable
 

@@ -1,7 +1,7 @@
 """Typed settings of the FIP walks, built once where a job starts from the config block
 that holds them (config/default.yaml): the continual-learning studies' step, the ensemble
-sampler's walk and the sparsifying walk. Lengths are in weight units (Euclidean norm over all trainable
-parameters)."""
+sampler's walk and the sparsifying walk. Lengths are in weight units (Euclidean norm over
+all trainable parameters)."""
 
 from dataclasses import dataclass, fields
 
