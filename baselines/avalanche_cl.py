@@ -17,7 +17,7 @@ from avalanche.training.plugins.evaluation import EvaluationPlugin
 from avalanche.training.supervised import Naive
 from torch.utils.data import Dataset
 
-from baselines import agem, ewc, gem, lwf, replay
+from baselines import agem, ewc, gem, lwf, replay, si
 from fipbench.data.vision import to_input
 from fipbench.train import flat_parameters, recipe_optimizer
 
@@ -117,7 +117,9 @@ def learn_stream(model, plugin: SupervisedPlugin, tasks: list[tuple], sgd: dict,
 @dataclass(frozen=True)
 class AvalancheMethod:
     """A continual-learning method of avalanche-lib: plugin(settings, memory_per_task,
-    n_tasks) builds its plugin; keeps_memory says whether it keeps images of tasks left."""
+    tasks) builds its plugin (tasks: the stream's fipbench.continual tasks, the first
+    with the PathIntegral of its training under "path_integral"); keeps_memory says
+    whether it keeps images of tasks left."""
     plugin: Callable
     keeps_memory: bool
 
@@ -127,11 +129,12 @@ class AvalancheMethod:
               timings: dict | None = None) -> tuple[list[dict], int]:
         """fipbench.continual.learn_tasks for this method (avalanche draws its own batches
         and memory: generator, distance_kind and checkpoints are not used)."""
-        return learn_stream(model, self.plugin(settings, memory_per_task, len(tasks)), [task["train"] for task in tasks],
+        return learn_stream(model, self.plugin(settings, memory_per_task, tasks), [task["train"] for task in tasks],
                             sgd, device, lambda net, index: record(net, tasks[:index + 1]), record_every, timings)
 
 
 METHODS = {"ewc": AvalancheMethod(ewc.plugin, keeps_memory=False), "gem": AvalancheMethod(gem.plugin, keeps_memory=True),
            "agem": AvalancheMethod(agem.plugin, keeps_memory=True),
            "replay": AvalancheMethod(replay.plugin, keeps_memory=True),
-           "lwf": AvalancheMethod(lwf.plugin, keeps_memory=False)}
+           "lwf": AvalancheMethod(lwf.plugin, keeps_memory=False),
+           "si": AvalancheMethod(si.plugin, keeps_memory=False)}

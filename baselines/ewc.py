@@ -4,6 +4,6 @@ mode "separate", importances = mean squared mini-batch gradients over task 1's t
 from avalanche.training.plugins import EWCPlugin
 
 
-def plugin(settings: dict, memory_per_task: int, n_tasks: int) -> EWCPlugin:
-    """settings: {"lambda": penalty weight}. EWC keeps no memory: the sizes are unused."""
+def plugin(settings: dict, memory_per_task: int, tasks: list[dict]) -> EWCPlugin:
+    """settings: {"lambda": penalty weight}. EWC keeps no memory; memory_per_task and tasks are unused."""
     return EWCPlugin(ewc_lambda=settings["lambda"], mode="separate")

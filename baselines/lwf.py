@@ -6,7 +6,7 @@ classes of the tasks before, on the current task's images. It keeps no images.""
 from avalanche.training.plugins import LwFPlugin
 
 
-def plugin(settings: dict, memory_per_task: int, n_tasks: int) -> LwFPlugin:
+def plugin(settings: dict, memory_per_task: int, tasks: list[dict]) -> LwFPlugin:
     """settings: {"alpha": weight of the distillation term, "temperature": softmax
-    temperature}. LwF keeps no memory: the sizes are unused."""
+    temperature}. LwF keeps no memory; memory_per_task and tasks are unused."""
     return LwFPlugin(alpha=settings["alpha"], temperature=settings["temperature"])

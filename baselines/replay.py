@@ -5,11 +5,11 @@ from avalanche.training.plugins import ReplayPlugin
 from avalanche.training.storage_policy import ExperienceBalancedBuffer
 
 
-def plugin(settings: dict, memory_per_task: int, n_tasks: int) -> ReplayPlugin:
+def plugin(settings: dict, memory_per_task: int, tasks: list[dict]) -> ReplayPlugin:
     """settings: {} (no knob). memory_per_task images of each earlier task mixed into every
-    mini-batch: a buffer of memory_per_task x n_tasks split evenly over the n_tasks
+    mini-batch: a buffer of memory_per_task x len(tasks) split evenly over the tasks'
     experiences (fixed quotas, not avalanche's default of dividing the whole buffer over
     the tasks seen so far, which would shrink each task's share as FIP's memory grows)."""
-    size = memory_per_task * n_tasks
+    size = memory_per_task * len(tasks)
     return ReplayPlugin(mem_size=size, storage_policy=ExperienceBalancedBuffer(size, adaptive_size=False,
-                                                                               num_experiences=n_tasks))
+                                                                               num_experiences=len(tasks)))

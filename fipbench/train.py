@@ -70,6 +70,41 @@ def sgd_update(optimizer: torch.optim.Optimizer) -> Callable:
     return update
 
 
+class PathIntegral:
+    """The path integral of a training run that synaptic intelligence weighs the weights by
+    (Zenke et al. 2017): per parameter of model, its flat start weights [n] and the sum over
+    steps of g * (w after - w before) [n], g the gradient the step used (left in .grad by the
+    update, after any clipping). integrating(update) wraps an update function; it only
+    reads, so the trained weights are those the update alone gives."""
+
+    def __init__(self, model):
+        self.parameters = dict(model.named_parameters())
+        self.start = {name: p.detach().flatten().clone() for name, p in self.parameters.items()}
+        self.integral = {name: torch.zeros_like(w) for name, w in self.start.items()}
+
+    def integrating(self, update: Callable) -> Callable:
+        def update_and_integrate(loss):
+            before = {name: p.detach().clone() for name, p in self.parameters.items()}
+            update(loss)
+            with torch.no_grad():
+                for name, p in self.parameters.items():
+                    if p.grad is not None:
+                        self.integral[name] += (p.grad * (p - before[name])).flatten()
+        return update_and_integrate
+
+    def save_beside(self, checkpoint: Path) -> None:
+        """{"start": {name: [n]}, "integral": {name: [n]}} (CPU tensors) to the file of
+        path_integral_beside(checkpoint), the network the training ended on."""
+        torch.save({"start": {name: w.cpu() for name, w in self.start.items()},
+                    "integral": {name: w.cpu() for name, w in self.integral.items()}},
+                   path_integral_beside(checkpoint))
+
+
+def path_integral_beside(checkpoint: Path) -> Path:
+    """Where the job that trained the network of checkpoint keeps its PathIntegral."""
+    return Path(checkpoint).with_name("path_integral.pt")
+
+
 class ClippedSGD(torch.optim.SGD):
     """SGD whose step first scales the gradient of all its parameters together down to a
     Euclidean norm of at most max_norm (torch.nn.utils.clip_grad_norm_), after whatever a

@@ -23,6 +23,7 @@ rule c2_base:
     output:
         metrics=f"{C2_OUT}/base/seed{{seed}}/metrics.json",
         model=f"{C2_WORK}/base/seed{{seed}}/model.pt",
+        path_integral=f"{C2_WORK}/base/seed{{seed}}/path_integral.pt",  # beside model, where learn reads it
     log:
         f"logs/{SCALE}/continual_2task/base_seed{{seed}}.log",
     params:
@@ -47,6 +48,7 @@ rule c2_tune:
     input:
         data=C2_DATA,
         start=f"{C2_WORK}/base/seed{TUNE_SEED}/model.pt",
+        path_integral=f"{C2_WORK}/base/seed{TUNE_SEED}/path_integral.pt",
     output:
         f"{C2_OUT}/tune/{{method}}/{{param}}-{{value}}/metrics.json",
     log:
@@ -90,6 +92,7 @@ rule c2_learn:
     input:
         data=C2_DATA,
         start=f"{C2_WORK}/base/seed{{seed}}/model.pt",
+        path_integral=f"{C2_WORK}/base/seed{{seed}}/path_integral.pt",
         chosen=lambda wc: [f"{C2_OUT}/tune/{wc.method}/chosen.json"] if tune_grid(C2, wc.method) else [],
     output:
         f"{C2_OUT}/{{method}}/seed{{seed}}/metrics.json",

@@ -18,6 +18,7 @@ rule ts_first_task:
     output:
         metrics=f"{TS_OUT}/first_task/seed{{seed}}/metrics.json",
         model=f"{TS_WORK}/first_task/seed{{seed}}/model.pt",
+        path_integral=f"{TS_WORK}/first_task/seed{{seed}}/path_integral.pt",  # beside model, where learn reads it
     log:
         f"{TS_LOG}/first_task_seed{{seed}}.log",
     params:
@@ -41,6 +42,7 @@ use rule c2_tune as ts_tune with:
     input:
         data=TS_DATA,
         start=f"{TS_WORK}/first_task/seed{TUNE_SEED}/model.pt",
+        path_integral=f"{TS_WORK}/first_task/seed{TUNE_SEED}/path_integral.pt",
     output:
         f"{TS_OUT}/tune/{{method}}/{{param}}-{{value}}/metrics.json",
     log:
@@ -76,6 +78,7 @@ use rule c2_learn as ts_learn with:
     input:
         data=TS_DATA,
         start=f"{TS_WORK}/first_task/seed{{seed}}/model.pt",
+        path_integral=f"{TS_WORK}/first_task/seed{{seed}}/path_integral.pt",
         chosen=lambda wc: [f"{TS_OUT}/tune/{wc.method}/chosen.json"] if tune_grid(TS, wc.method) else [],
     output:
         f"{TS_OUT}/{{method}}/seed{{seed}}/metrics.json",

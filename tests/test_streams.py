@@ -91,7 +91,7 @@ def test_avalanche_plugins_learn_a_stream_of_three_tasks(method):
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
     settings = {"agem": {"memory_batch": 16}, "ewc": {"lambda": 1.0}, "lwf": {"alpha": 1.0, "temperature": 2.0}}[method]
     sgd = {"epochs": 1, "batch_size": 32, "lr": 0.1, "momentum": 0.0}
-    records, steps = learn_stream(model, METHODS[method].plugin(settings, 8, 3), tasks, sgd, torch.device("cpu"),
+    records, steps = learn_stream(model, METHODS[method].plugin(settings, 8, [{"train": t} for t in tasks]), tasks, sgd, torch.device("cpu"),
                                   lambda net, task: {"learning": task}, 1)
     assert steps == 4 and [r["step"] for r in records] == [0, 1, 2, 3, 4]
     assert [r["task"] for r in records] == [r["learning"] for r in records] == [1, 1, 1, 2, 2]
@@ -113,11 +113,74 @@ def test_lwf_keeps_the_first_tasks_outputs_closer_than_plain_training():
     moved = {}
     for alpha in (0.0, 10.0):
         model = copy.deepcopy(start)
-        learn_stream(model, METHODS["lwf"].plugin({"alpha": alpha, "temperature": 2.0}, 0, 2), tasks,
+        learn_stream(model, METHODS["lwf"].plugin({"alpha": alpha, "temperature": 2.0}, 0, [{}, {}]), tasks,
                      {"epochs": 3, "batch_size": 16, "lr": 0.002, "momentum": 0.0}, torch.device("cpu"),
                      lambda net, task: {}, 100)
         moved[alpha] = (model(inputs)[:, :2].log_softmax(1) - before).abs().mean().item()
     assert moved[10.0] < 0.5 * moved[0.0]
+
+
+def test_path_integral_reads_the_training_without_changing_it():
+    """Plain SGD moves each weight by -lr * g, so the integral of g along the path is
+    -(sum of the squared steps) / lr; the weights end where they end without it."""
+    from fipbench.train import PathIntegral, run_steps, sgd_update, supervised_loss, BatchStream
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8), torch.arange(64) % 4
+    ends, lr = [], 0.05
+    for integrating in (False, True):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 4))
+        path, update = PathIntegral(model), sgd_update(torch.optim.SGD(model.parameters(), lr=lr))
+        weights = [[p.detach().clone() for p in model.parameters()]]
+
+        def step(loss):
+            (path.integrating(update) if integrating else update)(loss)
+            weights.append([p.detach().clone() for p in model.parameters()])
+        run_steps(model, 5, supervised_loss(BatchStream(x, y, 16, torch.Generator().manual_seed(1))), step)
+        ends.append(weights[-1])
+    assert all(torch.equal(a, b) for a, b in zip(*ends))
+    for index, name in enumerate(path.integral):
+        squared_steps = sum((after[index] - before[index]).flatten() ** 2 for before, after in zip(weights, weights[1:]))
+        assert torch.allclose(path.integral[name], -squared_steps / lr, rtol=1e-4, atol=1e-9)
+        assert torch.equal(path.start[name], weights[0][index].flatten())
+
+
+def test_synaptic_intelligence_weighs_task_1_by_its_recorded_path():
+    """SI's importances after task 1 (learned before the stream, 0 epochs in avalanche) are
+    Zenke et al.'s formula, unclipped, on the path the base training recorded, anchored at
+    the weights task 1 ended on; with lambda 1 task 1's outputs move less than with lambda 0
+    while task 2 is learned (they would not if the anchor followed the weights)."""
+    from baselines.avalanche_cl import METHODS, learn_stream
+    from fipbench.train import BatchStream, PathIntegral, run_steps, sgd_update, supervised_loss
+
+    g = torch.Generator().manual_seed(0)
+    tasks = [(torch.randint(0, 256, (128, 28, 28), generator=g, dtype=torch.uint8), torch.arange(128) % 2 + 2 * t)
+             for t in range(2)]
+    torch.manual_seed(0)
+    start = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 4))
+    path = PathIntegral(start)
+    run_steps(start, 20, supervised_loss(BatchStream(*tasks[0], 32, torch.Generator().manual_seed(1))),
+              path.integrating(sgd_update(torch.optim.SGD(start.parameters(), lr=0.05))))
+    recorded = {"start": path.start, "integral": path.integral}
+    inputs = tasks[0][0].float().div(255).unsqueeze(1)
+    before = start(inputs)[:, :2].log_softmax(1).detach()
+    moved = {}
+    for lam in (0.0, 1.0):
+        model, plugin = copy.deepcopy(start), METHODS["si"].plugin({"lambda": lam, "damping": 1e-3}, 0,
+                                                                  [{"path_integral": recorded}, {}])
+        learn_stream(model, plugin, tasks, {"epochs": 3, "batch_size": 16, "lr": 0.01, "momentum": 0.0},
+                     torch.device("cpu"), lambda net, task: {}, 100)
+        moved[lam] = (model(inputs)[:, :2].log_softmax(1) - before).abs().mean().item()
+    name = "1.weight"
+    end = dict(start.named_parameters())[name].detach().flatten()
+    expected = -path.integral[name] / ((end - path.start[name]) ** 2 + 1e-3)  # not clipped, unlike avalanche's
+    fresh = METHODS["si"].plugin({"lambda": 1.0, "damping": 1e-3}, 0, [{"path_integral": recorded}])  # task 1 only
+    learn_stream(copy.deepcopy(start), fresh, tasks[:1], {"epochs": 1, "batch_size": 16, "lr": 0.01, "momentum": 0.0},
+                 torch.device("cpu"), lambda net, task: {}, 100)
+    assert torch.allclose(fresh.ewc_data[1][name].data, expected) and (expected > 1e-3).sum() > 100
+    assert torch.equal(fresh.ewc_data[0][name].data, end)
+    assert moved[1.0] < 0.5 * moved[0.0]
 
 
 def test_replay_keeps_the_same_images_per_task_as_fip():
@@ -129,7 +192,7 @@ def test_replay_keeps_the_same_images_per_task_as_fip():
     tasks = [(torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8), torch.arange(64) % 2 + 2 * t)
              for t in range(3)]
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
-    plugin = METHODS["replay"].plugin({}, 8, 3)
+    plugin = METHODS["replay"].plugin({}, 8, [{}, {}, {}])
     learn_stream(model, plugin, tasks, {"epochs": 1, "batch_size": 32, "lr": 0.1, "momentum": 0.0}, torch.device("cpu"),
                  lambda net, task: {}, 10)
     kept = [group.buffer for group in plugin.storage_policy.buffer_groups.values()]
@@ -190,7 +253,7 @@ def test_gradient_clipping_keeps_a_stiff_ewc_penalty_finite():
     def run(sgd):
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 4))
-        return learn_stream(model, METHODS["ewc"].plugin({"lambda": 1e9}, 8, 2), tasks, sgd, torch.device("cpu"),
+        return learn_stream(model, METHODS["ewc"].plugin({"lambda": 1e9}, 8, [{}, {}]), tasks, sgd, torch.device("cpu"),
                             lambda net, task: {}, 1)[0]
     sgd = {"epochs": 2, "batch_size": 32, "lr": 0.1, "momentum": 0.9}
     with pytest.raises(FloatingPointError, match="non-finite loss"):

@@ -16,7 +16,8 @@ from fipbench.continual import METHODS, learn_tasks, task_accuracies, walk_summa
 from fipbench.data.mirror import sha256
 from fipbench.data.vision import load_splits, to_input
 from fipbench.results import Job, start_job
-from fipbench.train import BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss
+from fipbench.train import (BatchStream, PathIntegral, accuracy, path_integral_beside, predict, run_steps, sgd_update,
+                            supervised_loss)
 
 STUDY = "continual_2task"
 TASKS = {"mnist": 0, "fashion_mnist": 10}  # dataset -> offset of its labels in the shared head
@@ -31,7 +32,8 @@ def load_tasks(data_dir: Path, device: torch.device) -> tuple[dict, dict]:
 
 
 def train_base(cfg: dict, seed: int, data: Path, checkpoint: Path, out_dir: Path, threads: int) -> None:
-    """Train the shared base network on MNIST; save it to checkpoint and its metrics to out_dir."""
+    """Train the shared base network on MNIST; save it to checkpoint, the PathIntegral of its
+    training beside it and its metrics to out_dir."""
     study = cfg[STUDY]
     device = start_job(cfg, seed, threads)
     tasks, sources = load_tasks(data, device)
@@ -42,9 +44,12 @@ def train_base(cfg: dict, seed: int, data: Path, checkpoint: Path, out_dir: Path
         stream = BatchStream(*tasks["mnist"]["train"], base["batch_size"], generator)
         optimizer = torch.optim.SGD(model.parameters(), lr=base["lr"], momentum=base["momentum"])
         job.steps = base["epochs"] * stream.steps_per_epoch
-        run_steps(model, job.steps, supervised_loss(stream), sgd_update(optimizer), desc=f"base seed{seed}")
+        path = PathIntegral(model)
+        run_steps(model, job.steps, supervised_loss(stream), path.integrating(sgd_update(optimizer)),
+                  desc=f"base seed{seed}")
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), checkpoint)
+        path.save_beside(checkpoint)
         job.finish({split: {"mnist_accuracy": accuracy(predict(model, tasks["mnist"][split][0]),
                                                        tasks["mnist"][split][1])}
                     for split in ("val", "test")}
@@ -86,6 +91,7 @@ def learn(cfg: dict, method: str, seed: int, data_dir: Path, base_checkpoint: Pa
         model.load_state_dict(torch.load(base_checkpoint, map_location=device))
 
         sequence = task_list(tasks)
+        sequence[0]["path_integral"] = torch.load(path_integral_beside(base_checkpoint))
 
         def record(net, seen):
             return task_accuracies(net, seen, split, study["curve_test_size"])

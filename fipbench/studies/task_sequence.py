@@ -17,7 +17,7 @@ from fipbench.data.mirror import sha256
 from fipbench.data.streams import split_tasks
 from fipbench.data.vision import load_splits
 from fipbench.results import Job, start_job
-from fipbench.train import epoch_steps, predict, train_on_task
+from fipbench.train import PathIntegral, epoch_steps, path_integral_beside, predict, sgd_update, train_on_task
 
 STUDY = "task_sequence"
 
@@ -43,17 +43,20 @@ def build_model(cfg: dict, n_classes: int, device: torch.device):
 
 
 def train_first_task(cfg: dict, seed: int, data: Path, checkpoint: Path, out_dir: Path, threads: int) -> None:
-    """Train the network on task 1 from its initialisation; save it to checkpoint and its
-    task-1 test accuracy to out_dir."""
+    """Train the network on task 1 from its initialisation; save it to checkpoint, the
+    PathIntegral of its training beside it and its task-1 test accuracy to out_dir."""
     study = cfg[STUDY]
     device = start_job(cfg, seed, threads)
     tasks, order, n_classes, sources = load_stream(cfg, data, device)
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
         model = build_model(cfg, n_classes, device)
+        path = PathIntegral(model)
         job.steps = train_on_task(model, tasks[0], study["first_task"], epoch_steps(tasks[0], study["first_task"]),
-                                  torch.Generator().manual_seed(seed), desc=f"task 1 seed{seed}")
+                                  torch.Generator().manual_seed(seed), lambda optimizer: path.integrating(
+                                      sgd_update(optimizer)), desc=f"task 1 seed{seed}")
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), checkpoint)
+        path.save_beside(checkpoint)
         job.finish({"class_order": order, "train_images": len(tasks[0]["train"][1]),
                     "test": task_accuracies(model, tasks[:1], "test"),
                     "weights": sum(p.numel() for p in model.parameters())})
@@ -92,6 +95,7 @@ def learn(cfg: dict, method: str, seed: int, data: Path, first: Path, out_dir: P
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
         model = build_model(cfg, n_classes, device)
         model.load_state_dict(torch.load(first, map_location=device))
+        tasks[0]["path_integral"] = torch.load(path_integral_beside(first))
 
         def record(net, seen):
             return {**task_accuracies(net, seen, split, study["curve_test_size"]),
