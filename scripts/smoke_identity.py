@@ -19,8 +19,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from fipbench.config import RENAMED
+
 REPO = Path(__file__).resolve().parent.parent
-RENAMED_IN_METRICS = {"epsilon": "step_length", "sample_size": "memory_batch"}  # config.RENAMED, as the settings echo shows them
+# the renamed keys of the continual studies' method blocks, which their metrics echo as "settings"
+RENAMED_IN_METRICS = {old.rsplit(".", 1)[1]: new for old, new in RENAMED.items()
+                      if old.split(".")[0] in ("continual_2task", "task_sequence") and old.count(".") == 2}
 
 
 def run_smoke(commit: str, folder: Path, cores: int) -> Path:
