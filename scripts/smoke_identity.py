@@ -8,8 +8,9 @@ FIPBENCH_DATA_MIRROR, and compares every results/smoke/**/metrics.json of the tw
 Each file is "identical" (same bytes), "identical under renames" (equal once the keys
 RENAMED_IN_METRICS lists are read under their new names: the continual studies' metrics
 echo their method's settings, so a renamed config key shows there), "different" (the first
-differing key is named) or present in one run only. Exit status 1 unless every file is
-identical or identical under renames."""
+differing key is named), "new" (only in AFTER: a method or job the change adds) or "missing"
+(only in BEFORE). Exit status 1 unless every file is identical, identical under renames or
+new."""
 
 import argparse
 import json
@@ -66,7 +67,7 @@ def compare(before: Path, after: Path) -> dict[str, str]:
     for name in names:
         a, b = before / name, after / name
         if not (a.exists() and b.exists()):
-            verdicts[str(name)] = "only in " + ("before" if a.exists() else "after")
+            verdicts[str(name)] = "missing" if a.exists() else "new"
         elif a.read_bytes() == b.read_bytes():
             verdicts[str(name)] = "identical"
         else:
@@ -103,7 +104,7 @@ def main() -> int:
               "counts": counts, "files": verdicts}
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(counts))
-    return 0 if set(counts) <= {"identical", "identical under renames"} else 1
+    return 0 if set(counts) <= {"identical", "identical under renames", "new"} else 1
 
 
 if __name__ == "__main__":
