@@ -26,6 +26,7 @@ OPTIONS = {  # parameter name -> (flag, argparse keywords); every option is requ
     "data_dir": ("--data-dir", {"type": Path, "help": "the folder of the prepared datasets"}),
     "checkpoint": ("--checkpoint", {"type": Path, "help": "where the trained network goes"}),
     "study": ("--study", {"choices": STUDIES}),
+    "continual_study": ("--study", {"choices": CONTINUAL_STUDIES}),
     "method": ("--method", {}),
     "start": ("--start", {"type": Path, "help": "the base (or first-task) job's checkpoint"}),
     "split": ("--split", {"choices": ["val", "test"], "default": "test"}),
@@ -78,16 +79,14 @@ def fetch_data(cfg: dict, out: Path) -> None:
     print(f"mirror ready: export FIPBENCH_DATA_MIRROR={out.resolve()}")
 
 
-def learn(cfg: dict, study: str, method: str, seed: int, data: Path, start: Path, out_dir: Path, threads: int,
-          split: str, value: float | None, chosen: Path | None, checkpoint_dir: Path | None) -> None:
+def learn(cfg: dict, continual_study: str, method: str, seed: int, data: Path, start: Path, out_dir: Path,
+          threads: int, split: str, value: float | None, chosen: Path | None, checkpoint_dir: Path | None) -> None:
     """A continual-learning study's learn job, with the method's tuned hyperparameter."""
     from fipbench.selection import tuned_settings
-    if study not in CONTINUAL_STUDIES:
-        sys.exit(f"fipbench: learn --study must be one of {', '.join(CONTINUAL_STUDIES)}")
     extra = {"checkpoint_dir": checkpoint_dir} if checkpoint_dir else {}
-    importlib.import_module(f"fipbench.studies.{study}").learn(
-        cfg, method, seed, data, start, out_dir, threads, split, tuned_settings(cfg[study], method, chosen, value),
-        **extra)
+    importlib.import_module(f"fipbench.studies.{continual_study}").learn(
+        cfg, method, seed, data, start, out_dir, threads, split,
+        tuned_settings(cfg[continual_study], method, chosen, value), **extra)
 
 
 def bert_text(cfg: dict, out: Path) -> None:
@@ -121,7 +120,7 @@ COMMANDS = {  # command -> (function as "module:name" or one of this module's, h
                    ["seed", "data", "checkpoint", *JOB]),
     "learn": (learn, "learn a continual-learning study's later tasks with one method, from the network every "
                      "method starts from",
-              ["study", "method", "seed", "data", "start", *JOB, "split", "value", "chosen", "checkpoint_dir"]),
+              ["continual_study", "method", "seed", "data", "start", *JOB, "split", "value", "chosen", "checkpoint_dir"]),
     "dense": ("sparsity:train_dense", "train the sparsity study's dense network",
               ["network", "seed", "data_dir", "work", *JOB, "part"]),
     "sparsify": ("sparsity:sparsify", "make the dense network sparse at every target with one method",
