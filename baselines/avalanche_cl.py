@@ -118,8 +118,8 @@ def learn_stream(model, plugin: SupervisedPlugin, tasks: list[tuple], sgd: dict,
 class AvalancheMethod:
     """A continual-learning method of avalanche-lib: plugin(settings, memory_per_task,
     tasks) builds its plugin (tasks: the stream's fipbench.continual tasks, the first
-    with the PathIntegral of its training under "path_integral"); keeps_memory says
-    whether it keeps images of tasks left."""
+    with the file of its training's PathIntegral under "path_integral"); keeps_memory
+    says whether it keeps images of tasks left."""
     plugin: Callable
     keeps_memory: bool
 

@@ -14,6 +14,7 @@ Task 1 is learned before the stream (the base job, 0 epochs in avalanche), so th
 would weigh it with nothing: its path integral is the one the base job recorded beside
 its checkpoint (fipbench.train.PathIntegral); the later tasks' are avalanche's own."""
 
+import torch
 from avalanche.training.plugins import SynapticIntelligencePlugin
 
 
@@ -54,9 +55,10 @@ class FirstTaskSI(SynapticIntelligencePlugin):
 
 def plugin(settings: dict, memory_per_task: int, tasks: list[dict]) -> FirstTaskSI:
     """settings: {"lambda": penalty weight, "damping": added to each weight's squared
-    displacement (Zenke et al.'s xi)}; tasks[0]["path_integral"]: the recorded path of task 1.
-    SI keeps no memory: memory_per_task is unused."""
+    displacement (Zenke et al.'s xi)}; tasks[0]["path_integral"]: the file of task 1's
+    PathIntegral, which the base job saves beside its checkpoint. SI keeps no memory:
+    memory_per_task is unused."""
     if "path_integral" not in tasks[0]:
         raise ValueError("synaptic intelligence needs the path integral of task 1's training "
                          "(tasks[0]['path_integral']; the base job saves it beside its checkpoint)")
-    return FirstTaskSI(settings["lambda"], settings["damping"], tasks[0]["path_integral"])
+    return FirstTaskSI(settings["lambda"], settings["damping"], torch.load(tasks[0]["path_integral"]))

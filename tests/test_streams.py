@@ -146,13 +146,13 @@ def test_path_integral_reads_the_training_without_changing_it():
         assert torch.equal(path.start[name], weights[0][index].flatten())
 
 
-def test_synaptic_intelligence_weighs_task_1_by_its_recorded_path():
+def test_synaptic_intelligence_weighs_task_1_by_its_recorded_path(tmp_path):
     """SI's importances after task 1 (learned before the stream, 0 epochs in avalanche) are
     Zenke et al.'s formula, unclipped, on the path the base training recorded, anchored at
     the weights task 1 ended on; with lambda 1 task 1's outputs move less than with lambda 0
     while task 2 is learned (they would not if the anchor followed the weights)."""
     from baselines.avalanche_cl import METHODS, learn_stream
-    from fipbench.train import BatchStream, PathIntegral, run_steps, sgd_update, supervised_loss
+    from fipbench.train import BatchStream, PathIntegral, path_integral_beside, run_steps, sgd_update, supervised_loss
 
     g = torch.Generator().manual_seed(0)
     tasks = [(torch.randint(0, 256, (128, 28, 28), generator=g, dtype=torch.uint8), torch.arange(128) % 2 + 2 * t)
@@ -162,7 +162,8 @@ def test_synaptic_intelligence_weighs_task_1_by_its_recorded_path():
     path = PathIntegral(start)
     run_steps(start, 20, supervised_loss(BatchStream(*tasks[0], 32, torch.Generator().manual_seed(1))),
               path.integrating(sgd_update(torch.optim.SGD(start.parameters(), lr=0.05))))
-    recorded = {"start": path.start, "integral": path.integral}
+    path.save_beside(tmp_path / "model.pt")
+    recorded = path_integral_beside(tmp_path / "model.pt")
     inputs = tasks[0][0].float().div(255).unsqueeze(1)
     before = start(inputs)[:, :2].log_softmax(1).detach()
     moved = {}

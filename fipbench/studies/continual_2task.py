@@ -91,7 +91,7 @@ def learn(cfg: dict, method: str, seed: int, data_dir: Path, base_checkpoint: Pa
         model.load_state_dict(torch.load(base_checkpoint, map_location=device))
 
         sequence = task_list(tasks)
-        sequence[0]["path_integral"] = torch.load(path_integral_beside(base_checkpoint))
+        sequence[0]["path_integral"] = path_integral_beside(base_checkpoint)  # read by the methods that use it
 
         def record(net, seen):
             return task_accuracies(net, seen, split, study["curve_test_size"])

@@ -95,7 +95,7 @@ def learn(cfg: dict, method: str, seed: int, data: Path, first: Path, out_dir: P
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
         model = build_model(cfg, n_classes, device)
         model.load_state_dict(torch.load(first, map_location=device))
-        tasks[0]["path_integral"] = torch.load(path_integral_beside(first))
+        tasks[0]["path_integral"] = path_integral_beside(first)  # read by the methods that use it
 
         def record(net, seen):
             return {**task_accuracies(net, seen, split, study["curve_test_size"]),
