@@ -223,9 +223,12 @@ def evaluate_claim(claim: dict, scale: str, results: Path, seeds_for, settings: 
     absent = [f"{sample.method} {sample.key}" for sample in samples if sample.absent and not sample.values]
     if absent:
         return {**row, "ours": f"not measured at this scale (no {', '.join(absent)} in its results)"}
+    needs = claim.get("needs", {}).get(scale)
     if not any(sample.values for sample in samples):
-        return {**row, "ours": "no results at this scale"}
+        return {**row, "ours": f"not run: needs {needs}" if needs else "no results at this scale"}
     row["ours"] = "; ".join(str(sample) for sample in samples)
+    if needs and not all(sample.values for sample in samples):
+        return {**row, "ours": row["ours"] + f"; not run: needs {needs}"}
     missing = sorted({seed for sample in samples for seed in sample.missing})
     if missing or not all(sample.values for sample in samples):
         return {**row, "ours": row["ours"] + f" [missing seeds {missing}]", "verdict": "incomplete"}

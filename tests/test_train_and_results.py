@@ -333,6 +333,21 @@ def test_a_claim_the_scale_cannot_run_says_why_even_beside_results(tmp_path):
     assert row["verdict"] == "not run" and row["ours"] == "not run: no CIFAR-100 offline"
 
 
+def test_a_claim_that_needs_what_the_machine_lacks_says_so_until_its_results_exist(tmp_path):
+    """needs (for example: a GPU) names what is missing while the results are, and never
+    masks them: a comparison with one side run shows that side and what the other needs; with
+    both, it is judged."""
+    needs = {"laptop": "a GPU"}
+    beats = {"beats": {"method": "ewc", "key": "final.acc"}}
+    row = judged(tmp_path, seeds=(0,), needs=needs)
+    assert row["verdict"] == "not run" and row["ours"] == "not run: needs a GPU"
+    write_metrics(tmp_path, "fip", 0, 95.0)
+    row = judged(tmp_path, beats, seeds=(0,), needs=needs)
+    assert row["verdict"] == "not run" and row["ours"].endswith("; not run: needs a GPU")
+    write_metrics(tmp_path, "ewc", 0, 80.0)
+    assert judged(tmp_path, beats, seeds=(0,), needs=needs)["verdict"] == "reproduced"
+
+
 def test_a_metric_the_scale_does_not_measure_is_named_not_judged(tmp_path):
     write_metrics(tmp_path, "fip", 0, 99.0)
     row = judged(tmp_path, seeds=(0,), metric={**CLAIM["metric"], "key": "levels.95.acc"})
