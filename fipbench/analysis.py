@@ -37,10 +37,12 @@ def cka(k: torch.Tensor, m: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def layer_grams(model, images: torch.Tensor, layer_type=nn.ReLU, batch_size: int = 500) -> list[torch.Tensor]:
+def layer_grams(model, images: torch.Tensor, layer_type=nn.ReLU, batch_size: int = 500,
+                first: int | None = None) -> list[torch.Tensor]:
     """Centred Gram matrices [N, N] of the flattened outputs of every `layer_type` module of
-    model (eval mode, module order) on uint8 images [N, ...], one layer held at a time."""
-    modules = [m for m in model.modules() if isinstance(m, layer_type)]
+    model (eval mode, module order; the first `first` of them if given) on uint8 images
+    [N, ...], one layer held at a time."""
+    modules = [m for m in model.modules() if isinstance(m, layer_type)][:first]
     model.eval()
     grams = []
     for module in modules:

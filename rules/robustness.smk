@@ -8,6 +8,7 @@ RB_OUT = f"{RESULTS}/robustness"
 RB_WORK = f"work/{SCALE}/robustness"
 RB_CFG = job_config(CFG, "robustness")
 RB_DATA = f"resources/{SCALE}/{RB['dataset']}.pt"
+RB_TRANSFER = f"{RB_WORK}/transfer/transfer.pt"
 
 
 wildcard_constraints:
@@ -72,6 +73,7 @@ rule rb_ensemble:  # the members of one trial of one ensemble method
     input:
         data=RB_DATA,
         starts=rb_starts,
+        transfer=lambda wc: RB_TRANSFER if wc.ensemble == "fip" else [],  # FIP's reach is scored on it
     output:
         metrics=f"{RB_OUT}/build/{{ensemble}}/seed{{trial}}/metrics.json",
         members=f"{RB_WORK}/{{ensemble}}/seed{{trial}}/members.pt",
@@ -83,6 +85,7 @@ rule rb_ensemble:  # the members of one trial of one ensemble method
     params:
         cfg=RB_CFG,
         networks=f"{RB_WORK}/network",
+        transfer=lambda wc, input: f"--transfer {input.transfer}" if input.transfer else "",
     threads: CFG["threads"]
     resources:
         mem_mb=lambda wc: 8000 if wc.ensemble == "adp" else 6000,
@@ -93,7 +96,7 @@ rule rb_ensemble:  # the members of one trial of one ensemble method
     shell:
         "python -m fipbench.cli --config {params.cfg:q} ensemble --method {wildcards.ensemble} --trial {wildcards.trial}"
         " --data-dir $(dirname {input.data}) --networks {params.networks} --work $(dirname {output.members})"
-        " --out $(dirname {output.metrics}) --threads {threads} > {log} 2>&1"
+        " --out $(dirname {output.metrics}) --threads {threads} {params.transfer} > {log} 2>&1"
 
 
 rule rb_transfer:
@@ -102,7 +105,7 @@ rule rb_transfer:
         surrogate=RB_MODEL.format(seed=RB["surrogate_seed"]),
     output:
         metrics=f"{RB_OUT}/transfer/seed{RB['surrogate_seed']}/metrics.json",
-        images=f"{RB_WORK}/transfer/transfer.pt",
+        images=RB_TRANSFER,
     log:
         f"logs/{SCALE}/robustness/transfer.log",
     params:

@@ -1,5 +1,6 @@
 """Robustness study parts on constructed data: PGD stays in its epsilon-ball, ensembles
-average softmax, ADP's loss, FGE's schedule, the FIP sampler, CKA and coherence."""
+average softmax, ADP's loss, FGE's schedule, the FIP sampler and its reach walk, CKA and
+coherence."""
 
 import pytest
 import torch
@@ -11,6 +12,9 @@ from fipbench import models
 from fipbench.analysis import centred_gram, cka, coherence, input_gradients, representation_diversity
 from fipbench.ensemble import Ensemble, perturbation_size, pgd
 from fipbench.fip import EnsembleWalk, OutputDistance, sample_members
+from fipbench.config import load
+from fipbench.data.vision import to_input
+from fipbench.studies import robustness
 from fipbench.train import BatchStream, accuracy, run_steps, sgd_update, supervised_loss
 
 
@@ -114,6 +118,51 @@ def test_fip_sampler_moves_the_weights_and_keeps_the_outputs():
             agreement = (member.eval()(probes).argmax(1) == reference).float().mean().item()
         assert agreement > 0.95
     assert accuracy(start(probes), labels) > 90
+
+
+def test_members_are_spread_evenly_over_the_whole_path():
+    assert robustness.evenly_along([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 5) == [1, 3, 5, 7, 9]
+    assert robustness.evenly_along([0.1, 0.2, 5.0, 5.1], 2) == [1, 3]  # nearest to half of the length, then the end
+    assert robustness.evenly_along([1, 2, 3], 3) == [0, 1, 2]
+    with pytest.raises(ValueError, match="3 members asked of a path of 2 points"):
+        robustness.evenly_along([1, 2], 3)
+
+
+def test_reach_walk_goes_until_the_accuracy_drops_and_spreads_the_members_over_it(tmp_path):
+    """From a VGG trained on blobs, a walk with large perturbations: it stops at the first
+    scored point whose validation accuracy is accuracy_drop below the start's (and not
+    before `members` points), and the members span the whole reach, ending at its end."""
+    images, labels = blobs(600, 5)
+    big = F.interpolate(images.permute(0, 3, 1, 2).float(), size=32).permute(0, 2, 3, 1).to(torch.uint8)
+    task = {"train": (big[:400], labels[:400]), "val": (big[400:500], labels[400:500]),
+            "test": (big[500:], labels[500:])}
+    torch.manual_seed(0)
+    network = models.build("vgg16", width=0.0625)
+    stream = BatchStream(*task["train"], 64, torch.Generator().manual_seed(0))
+    run_steps(network, 60, supervised_loss(stream), sgd_update(torch.optim.SGD(network.parameters(), lr=0.05,
+                                                                             momentum=0.9)))
+    (tmp_path / "seed0").mkdir()
+    torch.save(network.state_dict(), tmp_path / "seed0" / "model.pt")
+    settings = load({"scale": "smoke"})["robustness"]
+    settings["fip"].update(probe_images=200, relative_perturbation=0.3, descent_steps=2,
+                           reach={"accuracy_drop": 5.0, "max_cycles": 40, "record_every": 1})
+    settings.update(bn_images=200, attack={**settings["attack"], "test_images": 100},
+                    analysis={**settings["analysis"], "diversity_images": 50})
+    transfer = {robustness.epsilon_key(settings["attack"]["headline_epsilon"]): to_input(task["test"][0])}
+    start = robustness.EnsembleStart(settings, task, tmp_path, torch.device("cpu"), torch.Generator().manual_seed(0),
+                                     0, 3, [0], transfer)
+    states, extra, steps = robustness.METHODS["fip"](start)
+    reach = extra["reach"]
+    points = reach["points"]
+    assert points[0]["val_accuracy"] > 80 and reach["stopped"] == "accuracy_drop"
+    dropped = [p["cycle"] for p in points[1:] if p["val_accuracy"] <= points[0]["val_accuracy"] - 5.0]
+    assert points[-1]["cycle"] == max(dropped[0], 3)  # the first drop, or the third point for 3 members
+    assert len(states) == 3 and reach["member_cycles"][-1] == points[-1]["cycle"]
+    assert reach["member_cycles"] == sorted(set(reach["member_cycles"]))
+    lengths = [p["path_length"] for p in points]
+    assert lengths == sorted(lengths) and lengths[0] == 0 and points[-1]["weight_distance"] <= lengths[-1]
+    assert all(0 <= p["ensemble_transfer_accuracy"] <= 100 for p in points[1:]) and points[-1]["early_diversity"] > 0
+    assert steps == points[-1]["cycle"] * 2
 
 
 def test_cka_is_one_up_to_rotation_and_scale_and_low_for_unrelated_features():

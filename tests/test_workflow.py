@@ -158,9 +158,12 @@ def test_smoke_dag_writes_the_robustness_study(smoke_run):
     transfer = json.loads((results / "transfer" / "seed1000" / "metrics.json").read_text())
     assert transfer["eps8"]["max_perturbation"] <= 8 / 255 + 1e-6
     fip = json.loads((results / "build" / "fip" / "seed0" / "metrics.json").read_text())
-    assert fip["base_seed"] == 0 and len(fip["cycles"]) == 3
+    reach = fip["reach"]  # smoke: 3 members, scored every cycle, at most 4 cycles
+    assert fip["base_seed"] == 0 and len(reach["points"]) == len(fip["cycles"]) + 1 in (4, 5)
+    assert reach["member_cycles"][-1] == reach["points"][-1]["cycle"]
     for name in ("summary.md", "accuracy.csv", "fig4c_members.png", "fig4c_heatmaps.png", "fig4c_pca.png",
-                 "fig4d_attacks.png", "fig4e_coherence.png", "fig4f_diversity.png", "fig4f_diversity.csv"):
+                 "fig4d_attacks.png", "fig4e_coherence.png", "fig4f_diversity.png", "fig4f_diversity.csv",
+                 "fig4_reach.png", "fig4_reach.csv"):
         assert (results / name).stat().st_size > 0
 
 

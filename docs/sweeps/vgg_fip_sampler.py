@@ -1,6 +1,7 @@
-"""How far the FIP ensemble sampler moves, and what that buys (docs/deviations.md): from one
-trained pool network, sample an ensemble at several perturbation sizes epsilon (all other
-sampler settings from the config) and score every ensemble the same way. Run from the
+"""How far the fixed-length FIP ensemble sampler moves, and what that buys (docs/deviations.md):
+from one trained pool network, sample an ensemble (a member every 2nd cycle) at several
+perturbation sizes epsilon (all other walk settings from the config) and score every
+ensemble the same way. Run from the
 repository root after the pool network and the transfer set of that scale exist:
 
     python docs/sweeps/vgg_fip_sampler.py --scale laptop --epsilons 0.02 0.05 0.1 0.2 0.5 1.0
@@ -23,7 +24,7 @@ from fipbench.analysis import representation_diversity  # noqa: E402
 from fipbench.config import load  # noqa: E402
 from fipbench.data.vision import to_input  # noqa: E402
 from fipbench.ensemble import Ensemble  # noqa: E402
-from fipbench.fip import OutputDistance, sample_members  # noqa: E402
+from fipbench.fip import EnsembleWalk, OutputDistance, sample_members  # noqa: E402
 from fipbench.studies import robustness  # noqa: E402
 from fipbench.train import flat_parameters  # noqa: E402
 
@@ -49,7 +50,7 @@ def main() -> None:
     result = {"scale": args.scale, "start_seed": args.seed, "sampler": settings["fip"], "members": settings["members"],
               "start_val_accuracy": robustness.clean_accuracy(base, task)["val_accuracy"], "runs": []}
     for epsilon in args.epsilons:
-        walk = {**settings["fip"], "epsilon": epsilon}
+        walk = EnsembleWalk.of({**settings["fip"], "relative_perturbation": epsilon, "keep_every": 2})
         states, cycles = sample_members(base, distance, walk, settings["members"],
                                         torch.Generator().manual_seed(args.seed))
         members = [robustness.refreshed(robustness.load_state(settings, s, device), task, settings) for s in states]

@@ -8,6 +8,8 @@ back toward the functionally invariant set. Every keep_every-th cycle ends in a 
 The walk runs in eval mode, like the reference outputs (batch norm keeps its statistics)."""
 
 import copy
+import itertools
+from collections.abc import Iterator
 
 import torch
 
@@ -18,16 +20,16 @@ from fipbench.fip.walks import EnsembleWalk
 from fipbench.train import flat_parameters, run_steps, sgd_update
 
 
-def sample_members(start, distance: OutputDistance, walk: EnsembleWalk, n_members: int,
-                   generator: torch.Generator) -> tuple[list[dict], list[dict]]:
-    """([state_dict of each member], [one record per cycle: distance and |w - w_start|]).
-    start is not modified."""
+def walk_cycles(start, distance: OutputDistance, walk: EnsembleWalk, generator: torch.Generator) -> Iterator[dict]:
+    """The walk's cycles, without end: after each, one record {cycle, distance, weight_distance
+    (|w - w_start|), step_length (|w - w before the cycle|)} while the walker (one model,
+    moved on in place, start untouched) is `walker` of the record."""
     walker = copy.deepcopy(start)
     params = [p for p in walker.parameters() if p.requires_grad]
     scale = walk.relative_perturbation * flat_parameters(start).norm()
     loss_fn = fip_loss(distance, ZeroObjective(), 0.0, walk.probe_batch, generator)
-    members, records = [], []
-    for cycle in range(1, n_members * walk.keep_every + 1):
+    origin, before = flat_parameters(start), flat_parameters(start)
+    for cycle in itertools.count(1):
         with torch.no_grad():
             noise = [torch.randn(p.shape, generator=generator).to(p) for p in params]
             norm = torch.sqrt(sum(n.pow(2).sum() for n in noise))
@@ -36,8 +38,21 @@ def sample_members(start, distance: OutputDistance, walk: EnsembleWalk, n_member
         optimizer = torch.optim.SGD(params, lr=walk.lr, momentum=walk.momentum)
         steps = run_steps(walker, walk.descent_steps, loss_fn, sgd_update(optimizer),
                           record_every=walk.descent_steps, desc=f"fip cycle {cycle}", train_mode=False)
-        records.append({"cycle": cycle, "distance": steps[-1]["distance"],
-                        "weight_distance": (flat_parameters(walker) - flat_parameters(start)).norm().item()})
-        if cycle % walk.keep_every == 0:
+        after = flat_parameters(walker)
+        yield {"cycle": cycle, "distance": steps[-1]["distance"], "weight_distance": (after - origin).norm().item(),
+               "step_length": (after - before).norm().item(), "walker": walker}
+        before = after
+
+
+def sample_members(start, distance: OutputDistance, walk: EnsembleWalk, n_members: int,
+                   generator: torch.Generator) -> tuple[list[dict], list[dict]]:
+    """([state_dict of each member: every keep_every-th cycle's end], [one record per cycle:
+    distance, |w - w_start| and the cycle's step length]). start is not modified."""
+    members, records = [], []
+    for record in walk_cycles(start, distance, walk, generator):
+        walker = record.pop("walker")
+        records.append(record)
+        if record["cycle"] % walk.keep_every == 0:
             members.append(copy.deepcopy(walker.state_dict()))
-    return members, records
+        if len(members) == n_members:
+            return members, records

@@ -27,19 +27,20 @@ class EnsembleWalk:
     """The sampler's walk (fipbench.fip.sampler, Fig. 4A): each cycle perturbs the weights
     by a random direction of length relative_perturbation * |w_start|, then takes
     descent_steps SGD steps (lr, momentum) on the output distance over probe_batch probe
-    images; every keep_every-th cycle ends in a member."""
+    images; every keep_every-th cycle ends in a member (sample_members; the robustness
+    study's reach walk picks its members itself)."""
     relative_perturbation: float
     descent_steps: int
     lr: float
     momentum: float
     probe_batch: int
-    keep_every: int
+    keep_every: int = 1
 
     @classmethod
     def of(cls, block: dict) -> "EnsembleWalk":
         """The walk's fields of a config block (its other keys, the distance and the probe
         images, set up the OutputDistance the walk descends)."""
-        return cls(**{f.name: block[f.name] for f in fields(cls)})
+        return cls(**{f.name: block[f.name] for f in fields(cls) if f.name in block})
 
 
 @dataclass(frozen=True)

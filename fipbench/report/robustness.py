@@ -143,6 +143,39 @@ def plot_diversity(study_dir: Path, methods: list[str], path: Path) -> pd.DataFr
     return data
 
 
+def plot_reach(study_dir: Path, path: Path) -> pd.DataFrame | None:
+    """The FIP walk's reach, per trial, against its path length relative to |w_start|:
+    validation accuracy, distance from the start, early-layer diversity from the start and
+    transfer-attack accuracy of the walker and of the ensemble spread over the path so far,
+    with the members' points marked. Returns one row per trial x scored point (None when
+    no build has a reach)."""
+    rows, members = [], []
+    for _, metrics, _ in read_results(study_dir / "build" / "fip", "seed*/metrics.json"):
+        if "reach" in metrics:
+            rows += [{"trial": metrics["trial"], **point} for point in metrics["reach"]["points"]]
+            members += [(metrics["trial"], cycle) for cycle in metrics["reach"]["member_cycles"]]
+    if not rows:
+        return None
+    data = pd.DataFrame(rows)
+    panels = [("val_accuracy", "validation accuracy (%)"), ("weight_distance", "|w - w_start| / |w_start|"),
+              ("early_diversity", "early-layer 1 - CKA with the start"),
+              ("transfer_accuracy", "transfer accuracy (%), walker (solid), ensemble so far (dashed)")]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    for trial, part in data.groupby("trial"):
+        chosen = part[part["cycle"].isin([cycle for t, cycle in members if t == trial])]
+        for ax, (column, label) in zip(axes, panels):
+            line, = ax.plot(part["path_length"], part[column], marker=".", label=f"trial {trial}")
+            ax.plot(chosen["path_length"], chosen[column], "o", mfc="none", color=line.get_color())
+            if column == "transfer_accuracy":
+                ax.plot(part["path_length"], part["ensemble_transfer_accuracy"], "--", color=line.get_color())
+            ax.set_ylabel(label, fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("path length / |w_start| (circles: members)")
+    axes[0].legend(fontsize=8)
+    save(fig, path)
+    return data
+
+
 def aggregate(cfg: dict, results: Path) -> None:
     """accuracy.csv, summary.md and Fig. 4C-4F under results/robustness."""
     study_dir, settings = Path(results) / "robustness", cfg["robustness"]
@@ -186,3 +219,6 @@ def aggregate(cfg: dict, results: Path) -> None:
         study_dir / "fig4e_coherence.csv", index=False)
     plot_diversity(study_dir, methods, study_dir / "fig4f_diversity.png").to_csv(
         study_dir / "fig4f_diversity.csv", index=False)
+    reach = plot_reach(study_dir, study_dir / "fig4_reach.png")
+    if reach is not None:
+        reach.to_csv(study_dir / "fig4_reach.csv", index=False)

@@ -11,6 +11,7 @@ representation diversity, weight-space PCA, per-image scores).
 Every member's batch-norm statistics are re-estimated on the first `bn_images` training
 images before it is used (FIP and FGE move weights under the training statistics)."""
 
+import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +20,10 @@ import torch
 
 from baselines import adp, deepnet, fge
 from fipbench import models
-from fipbench.analysis import coherence, representation_diversity, weight_pca
+from fipbench.analysis import cka, coherence, layer_grams, representation_diversity, weight_pca
 from fipbench.data.vision import load_splits, to_input
 from fipbench.ensemble import Ensemble, perturbation_size, pgd
-from fipbench.fip import EnsembleWalk, OutputDistance, sample_members
+from fipbench.fip import EnsembleWalk, OutputDistance, walk_cycles
 from fipbench.layout import seed_folder
 from fipbench.results import Job, start_job
 from fipbench.train import (RecipeTraining, accuracy, epoch_steps, flat_parameters, predict,
@@ -96,7 +97,8 @@ def train_network(cfg: dict, seed: int, data_dir: Path, work: Path, out_dir: Pat
 class EnsembleStart:
     """What an ensemble builder gets for one trial: the study's settings, the task, the
     folder of the trained pool (seed<k>/model.pt), the device, the trial's generator, the
-    trial's index, the number of members and the pool's seeds."""
+    trial's index, the number of members, the pool's seeds and the transfer images
+    ({epsilon_key: float images}; FIP's reach is scored on them)."""
     settings: dict
     task: dict
     networks: Path
@@ -105,6 +107,7 @@ class EnsembleStart:
     trial: int
     size: int
     pool: list[int]
+    transfer: dict | None = None
 
 
 def _deepnet(start: EnsembleStart) -> tuple[list[dict], dict, int]:
@@ -121,15 +124,91 @@ def _base_of_trial(start: EnsembleStart) -> tuple[torch.nn.Module, int]:
     return network, base_seed
 
 
+def evenly_along(lengths: list[float], count: int) -> list[int]:
+    """Indices of `count` points of a path, in order, each nearest to i / count of its whole
+    length (i = 1..count) among those left: the last is the path's end. lengths: the
+    cumulative path length of each point, increasing; at least count of them."""
+    if len(lengths) < count:
+        raise ValueError(f"{count} members asked of a path of {len(lengths)} points")
+    chosen, low = [], 0
+    for i in range(1, count + 1):
+        target = i / count * lengths[-1]
+        index = min(range(low, len(lengths) - (count - i)), key=lambda j: abs(lengths[j] - target))
+        chosen.append(index)
+        low = index + 1
+    return chosen
+
+
+class ReachPoint:
+    """What a point of the reach walk is scored by, against the start network: the
+    walker's validation accuracy (%) and its transfer-attack accuracy (%) at the headline
+    epsilon, both with batch-norm statistics re-estimated as every member's are, its
+    distance from the start relative to |w_start|, and its early-layer diversity from the
+    start (1 - linear CKA, mean over the first `early_layers` ReLUs). Keeps each point's
+    softmax outputs [N, C] on the transfer images for the ensembles along the path."""
+
+    early_layers = 6
+
+    def __init__(self, start, task: dict, settings: dict, transfer: dict):
+        self.task, self.settings = task, settings
+        self.images = task["test"][0][:settings["analysis"]["diversity_images"]]
+        self.inputs = transfer[epsilon_key(settings["attack"]["headline_epsilon"])]
+        self.labels = attack_images(task, settings)[1]
+        self.origin = flat_parameters(start)
+        self.start_grams = layer_grams(start, self.images, first=self.early_layers)
+        self.probabilities = []
+
+    def score(self, walker, cycle: int, path_length: float) -> dict:
+        model = refreshed(walker, self.task, self.settings)
+        probabilities = torch.softmax(logits(model, self.inputs), 1)
+        self.probabilities.append(probabilities)
+        grams = layer_grams(model, self.images, first=self.early_layers)
+        origin_norm = self.origin.norm().item()
+        return {"cycle": cycle, "path_length": path_length / origin_norm,
+                "weight_distance": (flat_parameters(model) - self.origin).norm().item() / origin_norm,
+                "val_accuracy": accuracy(predict(model, self.task["val"][0]), self.task["val"][1]),
+                "transfer_accuracy": accuracy(probabilities, self.labels),
+                "early_diversity": 1 - sum(cka(a, b) for a, b in zip(self.start_grams, grams)) / len(grams)}
+
+    def ensemble_accuracy(self, points: list[int]) -> float:
+        """Transfer accuracy (%) of the ensemble of the scored points at these indices."""
+        return accuracy(torch.stack([self.probabilities[i] for i in points]).mean(0), self.labels)
+
+
 def _fip(start: EnsembleStart) -> tuple[list[dict], dict, int]:
-    """Members sampled along a FIP walk (L = 0) from one network of the pool."""
+    """Members spread evenly over the reach of a FIP walk (L = 0) from one network of the
+    pool: the walk is scored every reach.record_every cycles (ReachPoint) and goes on until
+    a point's validation accuracy is reach.accuracy_drop points below the start's, or for
+    reach.max_cycles cycles, and for at least `members` points. Every point also scores
+    the ensemble of members spread evenly over the path up to it."""
     base, base_seed = _base_of_trial(start)
     block = start.settings["fip"]
-    walk = EnsembleWalk.of(block)
+    reach, walk = block["reach"], EnsembleWalk.of(block)
     probes = to_input(start.task["train"][0][:block["probe_images"]])
-    states, cycles = sample_members(base, OutputDistance(base, probes, block["distance"]), walk, start.size,
-                                    start.generator)
-    return states, {"base_seed": base_seed, "cycles": cycles}, start.size * walk.keep_every * walk.descent_steps
+    scorer = ReachPoint(base, start.task, start.settings, start.transfer)
+    points, states, cycles, length = [scorer.score(base, 0, 0.0)], [], [], 0.0
+    stopped = "max_cycles"
+    for record in walk_cycles(base, OutputDistance(base, probes, block["distance"]), walk, start.generator):
+        walker = record.pop("walker")
+        cycles.append(record)
+        length += record["step_length"]
+        if record["cycle"] % reach["record_every"] == 0:
+            points.append(scorer.score(walker, record["cycle"], length))
+            states.append(copy.deepcopy(walker.state_dict()))
+            print(f"reach point {len(states)}: {points[-1]}", flush=True)
+            if points[-1]["val_accuracy"] <= points[0]["val_accuracy"] - reach["accuracy_drop"]:
+                stopped = "accuracy_drop"
+        if (stopped == "accuracy_drop" or record["cycle"] >= reach["max_cycles"]) and len(states) >= start.size:
+            break
+    lengths = [point["path_length"] for point in points[1:]]
+    for k, point in enumerate(points[1:], start=1):
+        along = evenly_along(lengths[:k], min(start.size, k))
+        point["ensemble_transfer_accuracy"] = scorer.ensemble_accuracy([i + 1 for i in along])
+    chosen = evenly_along(lengths, start.size)
+    extra = {"base_seed": base_seed, "cycles": cycles,
+             "reach": {**reach, "stopped": stopped, "points": points,
+                       "member_cycles": [points[i + 1]["cycle"] for i in chosen]}}
+    return [states[i] for i in chosen], extra, len(cycles) * walk.descent_steps
 
 
 def _fge(start: EnsembleStart) -> tuple[list[dict], dict, int]:
@@ -159,18 +238,22 @@ METHODS = {"fip": _fip, "deepnet": _deepnet, "fge": _fge, "adp": _adp}
 
 
 def build_ensemble(cfg: dict, method: str, trial: int, data_dir: Path, networks: Path, work: Path,
-                   out_dir: Path, threads: int) -> None:
+                   out_dir: Path, threads: int, reach_transfer: Path | None = None) -> None:
     """Make the members of trial `trial` of METHODS[method] (seeded by trial) and save them
-    to work/members.pt. networks: the folder holding seed<k>/model.pt of the trained pool."""
+    to work/members.pt. networks: the folder holding seed<k>/model.pt of the trained pool;
+    reach_transfer: the transfer job's transfer.pt (needed by fip)."""
     if method not in METHODS:
         raise ValueError(f"unknown ensemble method {method!r}; known: {', '.join(METHODS)}")
+    if method == "fip" and reach_transfer is None:
+        raise ValueError("the fip ensemble scores its reach on the transfer images: pass --transfer")
     settings, device, task, sources = setup(cfg, trial, data_dir, threads)
     size, pool = settings["members"], list(range(settings["pool"]))
+    transfer = torch.load(reach_transfer, map_location=device) if reach_transfer else None
     generator = torch.Generator().manual_seed(trial)
     with Job(out_dir, cfg, trial, device, threads, sources) as job:
         start = time.time()
         states, extra, job.steps = METHODS[method](EnsembleStart(settings, task, Path(networks), device, generator,
-                                                                 trial, size, pool))
+                                                                 trial, size, pool, transfer))
         members = [refreshed(load_state(settings, state, device), task, settings) for state in states]
         job.timings = {"construction_seconds": round(time.time() - start, 3)}
         work.mkdir(parents=True, exist_ok=True)
