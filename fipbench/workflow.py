@@ -48,6 +48,30 @@ def network_config(cfg: dict, network: str) -> str:
     return json.dumps(selected, sort_keys=True)
 
 
+# The keys of the robustness section each kind of its jobs reads; the others belong to other
+# jobs or decide which jobs exist (pool, trials, methods, members of the attack and network jobs).
+ROBUSTNESS_NETWORK = ("network", "width", "dataset", "train")
+ROBUSTNESS_JOB_KEYS = {
+    "network": ROBUSTNESS_NETWORK,
+    "calibration": ROBUSTNESS_NETWORK + ("attack", "calibration"),
+    "transfer": ROBUSTNESS_NETWORK + ("attack", "surrogate_seed"),
+    "attack": ROBUSTNESS_NETWORK + ("attack", "analysis"),
+}
+ENSEMBLE_KEYS = {"fip": ("fip", "attack", "analysis"), "fge": ("fge",), "adp": ("adp",), "deepnet": ()}  # FIP's reach is scored under attack
+
+
+def robustness_config(cfg: dict, job: str, method: str | None = None) -> str:
+    """job_config of a robustness job: of its section, the keys a job of kind `job`
+    (ROBUSTNESS_JOB_KEYS, or "build" for the members of ensemble `method`) reads, so that
+    changing one method's or the attack's settings does not rerun the networks and the
+    other methods."""
+    keys = (ROBUSTNESS_NETWORK + ("bn_images", "members", "pool") + ENSEMBLE_KEYS[method] if job == "build"
+            else ROBUSTNESS_JOB_KEYS[job])
+    selected = _job_settings(cfg)
+    selected["robustness"] = {key: cfg["robustness"][key] for key in keys}
+    return json.dumps(selected, sort_keys=True)
+
+
 CONTINUAL_STUDIES = ("continual_2task", "task_sequence")  # a job per method x seed; a job sees only its method's block
 
 
@@ -72,11 +96,15 @@ def method_config(cfg: dict, study: str, method: str | None = None) -> str:
 def expected_job_config(cfg: dict, folder: Path) -> dict:
     """What the rules pass today to the job whose results folder is `folder` (relative to
     results/<scale>: <study>/..., sparsity/<network>/...): job_config of its study's
-    section, network_config for a sparsity job, method_config (for the first folder that
-    names a method) in CONTINUAL_STUDIES."""
+    section, network_config for a sparsity job, robustness_config for a robustness job
+    (network/, calibration/, transfer/, build/<method>/, or <method>/ for its attack job),
+    method_config (for the first folder that names a method) in CONTINUAL_STUDIES."""
     study, *rest = Path(folder).parts
     if study == "sparsity":
         return json.loads(network_config(cfg, rest[0]))
+    if study == "robustness":
+        kind = rest[0] if rest[0] in ROBUSTNESS_JOB_KEYS or rest[0] == "build" else "attack"
+        return json.loads(robustness_config(cfg, kind, rest[1] if kind == "build" else None))
     if study in CONTINUAL_STUDIES:
         method = next((part for part in rest if part in method_names(study)), None)
         return json.loads(method_config(cfg, study, method))

@@ -14,7 +14,7 @@ from fipbench.config import load  # noqa: E402
 from fipbench.layout import sparsity_seeds  # noqa: E402
 from fipbench.studies.bert_paths import all_paths  # noqa: E402
 from fipbench.workflow import (bert_start, job_config, method_config, network_config, part_count,  # noqa: E402
-                                release_stale_locks, tune_grid)
+                                release_stale_locks, robustness_config, tune_grid)
 
 CFG = load(config)  # raises ConfigError naming the key: the workflow stops before any job
 if workflow.is_main_process and (stale := release_stale_locks(os.getcwd())):

@@ -1,12 +1,12 @@
 # Adversarial robustness (Fig. 4): trained networks (the pool, seeds 0..pool-1, and the
-# surrogate), one rule per ensemble method building one trial's members, the transfer set
-# crafted on the surrogate, and one attack-and-analysis job per method x trial.
+# surrogate), one rule per ensemble method building one trial's members, the attack's
+# strength calibrated on pool network 0, the transfer set crafted on the surrogate, and one
+# attack-and-analysis job per method x trial.
 from baselines.deepnet import members_of_trial  # noqa: E402
 
 RB = CFG["robustness"]
 RB_OUT = f"{RESULTS}/robustness"
 RB_WORK = f"work/{SCALE}/robustness"
-RB_CFG = job_config(CFG, "robustness")
 RB_DATA = f"resources/{SCALE}/{RB['dataset']}.pt"
 RB_TRANSFER = f"{RB_WORK}/transfer/transfer.pt"
 
@@ -28,7 +28,7 @@ rule rb_network_part:  # a part of a training the recipe splits into jobs (train
         seed=r"\d+",
         part=r"\d+",
     params:
-        cfg=RB_CFG,
+        cfg=robustness_config(CFG, "network"),
     threads: CFG["threads"]
     resources:
         mem_mb=6000,
@@ -53,7 +53,7 @@ rule rb_network:
     wildcard_constraints:
         seed=r"\d+",
     params:
-        cfg=RB_CFG,
+        cfg=robustness_config(CFG, "network"),
     threads: CFG["threads"]
     resources:
         mem_mb=6000,
@@ -83,7 +83,7 @@ rule rb_ensemble:  # the members of one trial of one ensemble method
         ensemble="|".join(RB["methods"]),
         trial=r"\d+",
     params:
-        cfg=RB_CFG,
+        cfg=lambda wc: robustness_config(CFG, "build", wc.ensemble),
         networks=f"{RB_WORK}/network",
         transfer=lambda wc, input: f"--transfer {input.transfer}" if input.transfer else "",
     threads: CFG["threads"]
@@ -99,17 +99,41 @@ rule rb_ensemble:  # the members of one trial of one ensemble method
         " --out $(dirname {output.metrics}) --threads {threads} {params.transfer} > {log} 2>&1"
 
 
+rule rb_calibrate:  # the transfer attack's strength at which pool network 0 falls to the paper's accuracy
+    input:
+        data=RB_DATA,
+        surrogate=RB_MODEL.format(seed=RB["surrogate_seed"]),
+        single=RB_MODEL.format(seed=0),
+    output:
+        f"{RB_OUT}/calibration/seed0/metrics.json",
+    log:
+        f"logs/{SCALE}/robustness/calibration.log",
+    params:
+        cfg=robustness_config(CFG, "calibration"),
+    threads: CFG["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=60,
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} calibrate --data-dir $(dirname {input.data})"
+        " --surrogate {input.surrogate} --single {input.single} --out $(dirname {output}) --threads {threads} > {log} 2>&1"
+
+
 rule rb_transfer:
     input:
         data=RB_DATA,
         surrogate=RB_MODEL.format(seed=RB["surrogate_seed"]),
+        calibration=rules.rb_calibrate.output[0],
     output:
         metrics=f"{RB_OUT}/transfer/seed{RB['surrogate_seed']}/metrics.json",
         images=RB_TRANSFER,
     log:
         f"logs/{SCALE}/robustness/transfer.log",
     params:
-        cfg=RB_CFG,
+        cfg=robustness_config(CFG, "transfer"),
     threads: CFG["threads"]
     resources:
         mem_mb=6000,
@@ -119,7 +143,8 @@ rule rb_transfer:
         "../envs/torch.yaml"
     shell:
         "python -m fipbench.cli --config {params.cfg:q} transfer --data-dir $(dirname {input.data})"
-        " --surrogate {input.surrogate} --work $(dirname {output.images}) --out $(dirname {output.metrics})"
+        " --surrogate {input.surrogate} --calibration {input.calibration} --work $(dirname {output.images})"
+        " --out $(dirname {output.metrics})"
         " --threads {threads} > {log} 2>&1"
 
 
@@ -137,7 +162,7 @@ rule rb_attack:
         method="|".join(RB["methods"]),
         trial=r"\d+",
     params:
-        cfg=RB_CFG,
+        cfg=robustness_config(CFG, "attack"),
     threads: CFG["threads"]
     resources:
         mem_mb=8000,

@@ -165,6 +165,13 @@ def test_reach_walk_goes_until_the_accuracy_drops_and_spreads_the_members_over_i
     assert steps == points[-1]["cycle"] * 2
 
 
+def test_calibrated_strength_interpolates_where_the_accuracy_crosses_the_target():
+    assert robustness.crossing([1, 2, 4, 8], [80, 60, 30, 10], 37) == pytest.approx(2 + 23 / 30 * 2)
+    assert robustness.crossing([1, 2], [60, 37], 37) == 2
+    assert robustness.crossing([1, 2, 4], [30, 20, 10], 37) is None  # below the target at every strength
+    assert robustness.crossing([1, 2, 4], [90, 80, 70], 37) is None  # never falls to it
+
+
 def test_cka_is_one_up_to_rotation_and_scale_and_low_for_unrelated_features():
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(200, 20, generator=generator)

@@ -146,17 +146,24 @@ def test_smoke_dag_writes_the_sparsity_study(smoke_run):
 
 def test_smoke_dag_writes_the_robustness_study(smoke_run):
     results = smoke_run / "results" / "smoke" / "robustness"
+    calibration = json.loads((results / "calibration" / "seed0" / "metrics.json").read_text())
+    assert [point["epsilon"] for point in calibration["sweep"]] == [1, 4, 16]
+    calibrated = {"calibrated"} if calibration["epsilon"] is not None else set()
     for method in ("fip", "deepnet", "fge", "adp"):
         metrics = json.loads((results / method / "seed0" / "metrics.json").read_text())
         built = json.loads((results / "build" / method / "seed0" / "metrics.json").read_text())
         assert len(metrics["clean"]["members"]) == built["members"] == 3
-        assert set(metrics["transfer"]) == set(metrics["white_box"]) == {"eps2", "eps8"}
+        assert set(metrics["white_box"]) == {"eps2", "eps8"}
+        assert set(metrics["transfer"]) == {"eps2", "eps8"} | calibrated
         for key, epsilon in (("eps2", 2 / 255), ("eps8", 8 / 255)):
             assert metrics["white_box"][key]["max_perturbation"] <= epsilon + 1e-6
         assert len(metrics["diversity"]["per_layer"]) == 14 and len(metrics["coherence"]["values"][0]) == 50
         assert len(metrics["heatmap"]["true_label_probability"]) == 3
     transfer = json.loads((results / "transfer" / "seed1000" / "metrics.json").read_text())
     assert transfer["eps8"]["max_perturbation"] <= 8 / 255 + 1e-6
+    if calibrated:
+        assert 1 <= calibration["epsilon"] <= 16
+        assert transfer["calibrated"]["max_perturbation"] <= calibration["epsilon"] / 255 + 1e-6
     fip = json.loads((results / "build" / "fip" / "seed0" / "metrics.json").read_text())
     reach = fip["reach"]  # smoke: 3 members, scored every cycle, at most 4 cycles
     assert fip["base_seed"] == 0 and len(reach["points"]) == len(fip["cycles"]) + 1 in (4, 5)

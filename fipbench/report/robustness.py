@@ -12,19 +12,23 @@ from fipbench.records import read_results
 from fipbench.report.common import save
 
 
-def robustness_table(study_dir: Path) -> pd.DataFrame:
-    """One row per method x trial x condition (clean, transfer, white_box) x epsilon:
-    ensemble and mean member accuracy (%)."""
+def robustness_table(study_dir: Path, strengths: dict) -> pd.DataFrame:
+    """One row per method x trial x condition (clean, transfer, white_box, and
+    transfer_calibrated at the calibrated strength) x epsilon: ensemble and mean member
+    accuracy (%). strengths: the transfer job's metrics ({key: {"epsilon"}})."""
     rows = []
     for folder, metrics, _ in read_results(study_dir, "*/seed*/metrics.json"):
-        if "clean" not in metrics:  # the trained networks and the transfer set
+        if "clean" not in metrics:  # the trained networks, the calibration and the transfer set
             continue
         base = {"method": metrics["method"], "trial": metrics["trial"]}
         rows.append({**base, "condition": "clean", "epsilon": 0.0, "ensemble": metrics["clean"]["ensemble"],
                      "member_mean": metrics["clean"]["member_mean"]})
         for condition in ("transfer", "white_box"):
             for key, result in metrics[condition].items():
-                rows.append({**base, "condition": condition, "epsilon": float(key.removeprefix("eps").replace("_", ".")),
+                calibrated = key == "calibrated"
+                rows.append({**base, "condition": f"{condition}_calibrated" if calibrated else condition,
+                             "epsilon": strengths[key]["epsilon"] if calibrated else
+                             float(key.removeprefix("eps").replace("_", ".")),
                              "ensemble": result["ensemble"], "member_mean": result["member_mean"]})
     return pd.DataFrame(rows)
 
@@ -176,10 +180,20 @@ def plot_reach(study_dir: Path, path: Path) -> pd.DataFrame | None:
     return data
 
 
+def calibration_section(found: dict) -> str:
+    """summary.md's section on the calibrated attack strength (the calibration job's metrics)."""
+    epsilon = "not bracketed by the sweep" if found["epsilon"] is None else f"{found['epsilon']:.3f}/255"
+    return (f"## The attack calibrated to one network's {found['target_accuracy']} %\n\n"
+            f"Pool network 0 on PGD images crafted on the surrogate from the first {found['images']} test images "
+            f"(clean {found['clean_accuracy']:.2f} %); calibrated epsilon: {epsilon}.\n\n"
+            + pd.DataFrame(found["sweep"]).to_markdown(index=False) + "\n\n")
+
+
 def aggregate(cfg: dict, results: Path) -> None:
     """accuracy.csv, summary.md and Fig. 4C-4F under results/robustness."""
     study_dir, settings = Path(results) / "robustness", cfg["robustness"]
-    table = robustness_table(study_dir)
+    transfer = json.loads(next((study_dir / "transfer").glob("seed*/metrics.json")).read_text())
+    table = robustness_table(study_dir, transfer)
     if table.empty:
         raise FileNotFoundError(f"no ensemble results under {study_dir}")
     table = table.sort_values(["method", "trial", "condition", "epsilon"])
@@ -196,7 +210,7 @@ def aggregate(cfg: dict, results: Path) -> None:
     networks = [{"seed": seed_of(folder), "test_accuracy": metrics["test_accuracy"],
                  "wall_seconds": provenance["wall_seconds"]}
                 for folder, metrics, provenance in read_results(study_dir / "network", "seed*/metrics.json")]
-    transfer = json.loads(next((study_dir / "transfer").glob("seed*/metrics.json")).read_text())
+    calibration = [json.loads(path.read_text()) for path in (study_dir / "calibration").glob("seed*/metrics.json")]
     (study_dir / "summary.md").write_text(
         "# Adversarial robustness of ensembles (Fig. 4)\n\n"
         f"Test accuracy (%) on the first {transfer['images']} CIFAR-10 test images, mean +- sd (n trials), of the "
@@ -204,8 +218,11 @@ def aggregate(cfg: dict, results: Path) -> None:
         f"white-box: PGD against the whole ensemble. Attack: {json.dumps(transfer['attack'])}; epsilon in 1/255.\n\n"
         + summary.reset_index().to_markdown(index=False)
         + "\n\n## The surrogate on its own PGD images\n\n"
-        + pd.DataFrame([{"epsilon": k, **v} for k, v in transfer.items() if k.startswith("eps")]).to_markdown(index=False)
-        + f"\n\nclean accuracy {transfer['clean_accuracy']:.2f} %\n\n## Trained networks\n\n"
+        + pd.DataFrame([{"key": k, **v} for k, v in transfer.items()
+                        if k.startswith("eps") or k == "calibrated"]).to_markdown(index=False)
+        + f"\n\nclean accuracy {transfer['clean_accuracy']:.2f} %\n\n"
+        + "".join(calibration_section(found) for found in calibration)
+        + "## Trained networks\n\n"
         + pd.DataFrame(networks).sort_values("seed").to_markdown(index=False)
         + "\n\n## Cost of building each ensemble (DeepNet: the steps of training its members)\n\n"
         + pd.DataFrame(costs).to_markdown(index=False) + "\n")

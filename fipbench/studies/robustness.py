@@ -3,8 +3,9 @@ fast geometric ensembling (FGE) and ADP, under PGD on CIFAR-10.
 
 Jobs: `train_network` trains one VGG (the DeepNet pool, the FIP and FGE starting points,
 and the surrogate are all such networks, told apart by seed); `build_ensemble` makes the
-members of one method's trial; `transfer_set` crafts PGD images on the surrogate at every
-epsilon; `evaluate_ensemble` scores members and ensemble on clean, transfer and white-box
+members of one method's trial; `calibrate_attack` finds the strength at which one network
+falls to the paper's accuracy under transfer; `transfer_set` crafts PGD images on the
+surrogate at every epsilon and that one; `evaluate_ensemble` scores members and ensemble on clean, transfer and white-box
 adversarial images and computes the analyses (coherence with the surrogate, per-layer
 representation diversity, weight-space PCA, per-image scores).
 
@@ -12,6 +13,7 @@ Every member's batch-norm statistics are re-estimated on the first `bn_images` t
 images before it is used (FIP and FGE move weights under the training statistics)."""
 
 import copy
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,20 +272,58 @@ def attack_images(task: dict, settings: dict) -> tuple[torch.Tensor, torch.Tenso
     return to_input(task["test"][0][:n]), task["test"][1][:n]
 
 
-def transfer_set(cfg: dict, data_dir: Path, surrogate: Path, work: Path, out_dir: Path, threads: int) -> None:
-    """PGD images crafted on the surrogate at every epsilon -> work/transfer.pt
-    ({epsilon_key: float images}); metrics: the surrogate's accuracy on them."""
+def crossing(epsilons: list[float], accuracies: list[float], target: float) -> float | None:
+    """The epsilon at which accuracy (%) falls to target, interpolated linearly between the
+    first two consecutive swept epsilons (increasing) whose accuracies bracket it; None when
+    none do."""
+    for (e0, a0), (e1, a1) in zip(zip(epsilons, accuracies), zip(epsilons[1:], accuracies[1:])):
+        if a0 >= target >= a1 and a0 > a1:
+            return e0 + (a0 - target) / (a0 - a1) * (e1 - e0)
+    return None
+
+
+def calibrate_attack(cfg: dict, data_dir: Path, surrogate: Path, single: Path, out_dir: Path, threads: int) -> None:
+    """The transfer attack's strength at which one trained network (single: pool network
+    0's model.pt) scores calibration.target_accuracy (%), the paper's single VGG16 on its
+    adversarial images: PGD images crafted on the surrogate at each swept epsilon (1/255)
+    from the first calibration.images test images; metrics: the sweep and the
+    interpolated "epsilon" (None when the sweep does not bracket the target)."""
+    settings, device, task, sources = setup(cfg, 0, data_dir, threads)
+    attack, sweep = settings["attack"], settings["calibration"]
+    with Job(out_dir, cfg, 0, device, threads, sources) as job:
+        crafter, network = load_network(settings, surrogate, device), load_network(settings, single, device)
+        inputs, labels = to_input(task["test"][0][:sweep["images"]]), task["test"][1][:sweep["images"]]
+        found = []
+        for epsilon in sweep["epsilons"]:
+            crafted = pgd(crafter, inputs, labels, attack, epsilon / 255, seed=0)
+            found.append(accuracy(logits(network, crafted), labels))
+            job.steps += attack["steps"] * attack["restarts"]
+            print(f"epsilon {epsilon}/255: single network {found[-1]:.2f} %", flush=True)
+        job.finish({"target_accuracy": sweep["target_accuracy"], "images": len(labels),
+                    "clean_accuracy": accuracy(logits(network, inputs), labels),
+                    "sweep": [{"epsilon": e, "single_accuracy": a} for e, a in zip(sweep["epsilons"], found)],
+                    "epsilon": crossing(sweep["epsilons"], found, sweep["target_accuracy"])})
+
+
+def transfer_set(cfg: dict, data_dir: Path, surrogate: Path, calibration: Path, work: Path, out_dir: Path,
+                 threads: int) -> None:
+    """PGD images crafted on the surrogate at every epsilon, and at the calibrated one
+    (calibration: the calibration job's metrics.json; key "calibrated", when it found one)
+    -> work/transfer.pt ({key: float images}); metrics: the surrogate's accuracy on them."""
     seed = cfg[STUDY]["surrogate_seed"]
     settings, device, task, sources = setup(cfg, seed, data_dir, threads)
     attack = settings["attack"]
+    strengths = {epsilon_key(epsilon): epsilon for epsilon in attack["epsilons"]}
+    calibrated = json.loads(Path(calibration).read_text())["epsilon"]
+    if calibrated is not None:
+        strengths["calibrated"] = calibrated
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
         model = load_network(settings, surrogate, device)
         inputs, labels = attack_images(task, settings)
         crafted, found = {}, {"clean_accuracy": accuracy(logits(model, inputs), labels)}
-        for epsilon in attack["epsilons"]:
-            key = epsilon_key(epsilon)
+        for key, epsilon in strengths.items():
             crafted[key] = pgd(model, inputs, labels, attack, epsilon / 255, seed=0)
-            found[key] = {"surrogate_accuracy": accuracy(logits(model, crafted[key]), labels),
+            found[key] = {"epsilon": epsilon, "surrogate_accuracy": accuracy(logits(model, crafted[key]), labels),
                           "max_perturbation": perturbation_size(crafted[key], inputs, attack["norm"]).max().item()}
             job.steps += attack["steps"] * attack["restarts"]
         work.mkdir(parents=True, exist_ok=True)
@@ -323,9 +363,10 @@ def evaluate_ensemble(cfg: dict, method: str, trial: int, data_dir: Path, member
         metrics = {"method": method, "trial": trial, "attack": attack, "images": len(labels),
                    "clean": accuracies(members, ensemble, inputs, labels), "transfer": {}, "white_box": {}}
         timings = {}
+        for key, images in crafted.items():
+            metrics["transfer"][key] = accuracies(members, ensemble, images, labels)
         for epsilon in attack["epsilons"]:
             key = epsilon_key(epsilon)
-            metrics["transfer"][key] = accuracies(members, ensemble, crafted[key], labels)
             start = time.time()
             adversarial = pgd(ensemble, inputs, labels, attack, epsilon / 255, seed=trial)
             timings[f"white_box_{key}_seconds"] = round(time.time() - start, 3)
