@@ -128,10 +128,9 @@ def test_members_are_spread_evenly_over_the_whole_path():
         robustness.evenly_along([1, 2], 3)
 
 
-def test_reach_walk_goes_until_the_accuracy_drops_and_spreads_the_members_over_it(tmp_path):
-    """From a VGG trained on blobs, a walk with large perturbations: it stops at the first
-    scored point whose validation accuracy is accuracy_drop below the start's (and not
-    before `members` points), and the members span the whole reach, ending at its end."""
+@pytest.fixture(scope="module")
+def blob_vgg(tmp_path_factory):
+    """(task of 32 x 32 blobs, folder holding seed0/model.pt: a 1/16-width VGG16 trained on them)."""
     images, labels = blobs(600, 5)
     big = F.interpolate(images.permute(0, 3, 1, 2).float(), size=32).permute(0, 2, 3, 1).to(torch.uint8)
     task = {"train": (big[:400], labels[:400]), "val": (big[400:500], labels[400:500]),
@@ -141,17 +140,30 @@ def test_reach_walk_goes_until_the_accuracy_drops_and_spreads_the_members_over_i
     stream = BatchStream(*task["train"], 64, torch.Generator().manual_seed(0))
     run_steps(network, 60, supervised_loss(stream), sgd_update(torch.optim.SGD(network.parameters(), lr=0.05,
                                                                              momentum=0.9)))
-    (tmp_path / "seed0").mkdir()
-    torch.save(network.state_dict(), tmp_path / "seed0" / "model.pt")
+    networks = tmp_path_factory.mktemp("networks")
+    (networks / "seed0").mkdir()
+    torch.save(network.state_dict(), networks / "seed0" / "model.pt")
+    return task, networks
+
+
+def reach_start(blob_vgg, work=None) -> robustness.EnsembleStart:
+    """Trial 0 of a 3-member FIP ensemble from blob_vgg's network, with large perturbations."""
+    task, networks = blob_vgg
     settings = load({"scale": "smoke"})["robustness"]
     settings["fip"].update(probe_images=200, relative_perturbation=0.3, descent_steps=2,
                            reach={"accuracy_drop": 5.0, "max_cycles": 40, "record_every": 1})
     settings.update(bn_images=200, attack={**settings["attack"], "test_images": 100},
                     analysis={**settings["analysis"], "diversity_images": 50})
     transfer = {robustness.epsilon_key(settings["attack"]["headline_epsilon"]): to_input(task["test"][0])}
-    start = robustness.EnsembleStart(settings, task, tmp_path, torch.device("cpu"), torch.Generator().manual_seed(0),
-                                     0, 3, [0], transfer)
-    states, extra, steps = robustness.METHODS["fip"](start)
+    return robustness.EnsembleStart(settings, task, networks, torch.device("cpu"), torch.Generator().manual_seed(0),
+                                    0, 3, [0], transfer, work)
+
+
+def test_reach_walk_goes_until_the_accuracy_drops_and_spreads_the_members_over_it(blob_vgg):
+    """It stops at the first scored point whose validation accuracy is accuracy_drop below
+    the start's (and not before `members` points), and the members span the whole reach,
+    ending at its end."""
+    states, extra, steps = robustness.METHODS["fip"](reach_start(blob_vgg))
     reach = extra["reach"]
     points = reach["points"]
     assert points[0]["val_accuracy"] > 80 and reach["stopped"] == "accuracy_drop"
@@ -163,6 +175,27 @@ def test_reach_walk_goes_until_the_accuracy_drops_and_spreads_the_members_over_i
     assert lengths == sorted(lengths) and lengths[0] == 0 and points[-1]["weight_distance"] <= lengths[-1]
     assert all(0 <= p["ensemble_transfer_accuracy"] <= 100 for p in points[1:]) and points[-1]["early_diversity"] > 0
     assert steps == points[-1]["cycle"] * 2
+
+
+def test_a_reach_walk_cut_off_goes_on_from_its_last_point_on_the_same_path(blob_vgg, tmp_path, monkeypatch):
+    whole, whole_extra, _ = robustness.METHODS["fip"](reach_start(blob_vgg))
+    score, calls = robustness.ReachPoint.score, []
+
+    def cut_off_at_the_fourth_point(self, *args):
+        calls.append(args)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return score(self, *args)
+
+    monkeypatch.setattr(robustness.ReachPoint, "score", cut_off_at_the_fourth_point)
+    with pytest.raises(KeyboardInterrupt):
+        robustness.METHODS["fip"](reach_start(blob_vgg, tmp_path))
+    assert (tmp_path / "reach.pt").exists() and len(list(tmp_path.glob("reach_point*.pt"))) == 2
+    monkeypatch.setattr(robustness.ReachPoint, "score", score)
+    states, extra, _ = robustness.METHODS["fip"](reach_start(blob_vgg, tmp_path))
+    assert extra == whole_extra
+    assert all(torch.equal(a[k], b[k]) for a, b in zip(states, whole) for k in a)
+    assert not list(tmp_path.glob("reach*"))  # the walk's progress is removed when it is done
 
 
 def test_calibrated_strength_interpolates_where_the_accuracy_crosses_the_target():

@@ -20,16 +20,20 @@ from fipbench.fip.walks import EnsembleWalk
 from fipbench.train import flat_parameters, run_steps, sgd_update
 
 
-def walk_cycles(start, distance: OutputDistance, walk: EnsembleWalk, generator: torch.Generator) -> Iterator[dict]:
+def walk_cycles(start, distance: OutputDistance, walk: EnsembleWalk, generator: torch.Generator,
+                after: tuple[int, dict] | None = None) -> Iterator[dict]:
     """The walk's cycles, without end: after each, one record {cycle, distance, weight_distance
     (|w - w_start|), step_length (|w - w before the cycle|)} while the walker (one model,
-    moved on in place, start untouched) is `walker` of the record."""
+    moved on in place, start untouched) is `walker` of the record. after: (cycle, the
+    walker's state_dict then) to go on from, with generator in its state of that moment."""
     walker = copy.deepcopy(start)
+    if after is not None:
+        walker.load_state_dict(after[1])
     params = [p for p in walker.parameters() if p.requires_grad]
     scale = walk.relative_perturbation * flat_parameters(start).norm()
     loss_fn = fip_loss(distance, ZeroObjective(), 0.0, walk.probe_batch, generator)
-    origin, before = flat_parameters(start), flat_parameters(start)
-    for cycle in itertools.count(1):
+    origin, before = flat_parameters(start), flat_parameters(walker)
+    for cycle in itertools.count(1 if after is None else after[0] + 1):
         with torch.no_grad():
             noise = [torch.randn(p.shape, generator=generator).to(p) for p in params]
             norm = torch.sqrt(sum(n.pow(2).sum() for n in noise))

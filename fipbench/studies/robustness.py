@@ -99,8 +99,9 @@ def train_network(cfg: dict, seed: int, data_dir: Path, work: Path, out_dir: Pat
 class EnsembleStart:
     """What an ensemble builder gets for one trial: the study's settings, the task, the
     folder of the trained pool (seed<k>/model.pt), the device, the trial's generator, the
-    trial's index, the number of members, the pool's seeds and the transfer images
-    ({epsilon_key: float images}; FIP's reach is scored on them)."""
+    trial's index, the number of members, the pool's seeds, the transfer images
+    ({epsilon_key: float images}; FIP's reach is scored on them) and the job's work folder
+    (where FIP's reach keeps its progress)."""
     settings: dict
     task: dict
     networks: Path
@@ -110,6 +111,7 @@ class EnsembleStart:
     size: int
     pool: list[int]
     transfer: dict | None = None
+    work: Path | None = None
 
 
 def _deepnet(start: EnsembleStart) -> tuple[list[dict], dict, int]:
@@ -177,39 +179,91 @@ class ReachPoint:
         return accuracy(torch.stack([self.probabilities[i] for i in points]).mean(0), self.labels)
 
 
+class ReachProgress:
+    """The reach walk's progress, saved to work/reach.pt after every scored point (each
+    point's weights once, to work/reach_point<cycle>.pt) so that a job cut off goes on
+    from its last point, on the same path; ignored when made with other settings, removed
+    when the walk is done."""
+
+    def __init__(self, work: Path | None, settings: dict):
+        self.work = work
+        self.settings = json.dumps({key: settings[key] for key in ("fip", "members", "bn_images", "attack", "analysis")},
+                                   sort_keys=True)
+
+    def load(self, device: torch.device) -> dict | None:
+        path = self.work / "reach.pt" if self.work else None
+        if path is None or not path.exists():
+            return None
+        saved = torch.load(path, map_location=device, weights_only=False)
+        if saved["settings"] != self.settings:
+            return None
+        saved["states"] = [torch.load(self.work / f"reach_point{c}.pt", map_location=device) for c in saved["kept"]]
+        return saved
+
+    def save(self, progress: dict, walker_state: dict) -> None:
+        if self.work is None:
+            return
+        self.work.mkdir(parents=True, exist_ok=True)
+        cycle = progress["cycles"][-1]["cycle"]
+        torch.save(walker_state, self.work / f"reach_point{cycle}.pt")
+        partial = self.work / ".reach.pt.tmp"
+        torch.save({**{k: v for k, v in progress.items() if k != "states"}, "settings": self.settings,
+                    "walker": walker_state}, partial)
+        partial.replace(self.work / "reach.pt")
+
+    def remove(self) -> None:
+        for path in ([self.work / "reach.pt", *self.work.glob("reach_point*.pt")] if self.work else []):
+            path.unlink(missing_ok=True)
+
+
 def _fip(start: EnsembleStart) -> tuple[list[dict], dict, int]:
     """Members spread evenly over the reach of a FIP walk (L = 0) from one network of the
     pool: the walk is scored every reach.record_every cycles (ReachPoint) and goes on until
     a point's validation accuracy is reach.accuracy_drop points below the start's, or for
     reach.max_cycles cycles, and for at least `members` points. Every point also scores
-    the ensemble of members spread evenly over the path up to it."""
+    the ensemble of members spread evenly over the path up to it. Resumes from its
+    ReachProgress in start.work."""
     base, base_seed = _base_of_trial(start)
     block = start.settings["fip"]
     reach, walk = block["reach"], EnsembleWalk.of(block)
     probes = to_input(start.task["train"][0][:block["probe_images"]])
     scorer = ReachPoint(base, start.task, start.settings, start.transfer)
-    points, states, cycles, length = [scorer.score(base, 0, 0.0)], [], [], 0.0
-    stopped = "max_cycles"
-    for record in walk_cycles(base, OutputDistance(base, probes, block["distance"]), walk, start.generator):
+    saving = ReachProgress(start.work, start.settings)
+    progress = saving.load(start.device)
+    if progress is None:
+        progress = {"points": [scorer.score(base, 0, 0.0)], "cycles": [], "kept": [], "states": [], "length": 0.0,
+                    "stopped": "max_cycles", "probabilities": scorer.probabilities}
+        after = None
+    else:
+        scorer.probabilities = progress["probabilities"]
+        start.generator.set_state(progress["generator"])
+        after = (progress["cycles"][-1]["cycle"], progress["walker"])
+        print(f"reach resumed after cycle {after[0]}", flush=True)
+    points, states, cycles = progress["points"], progress["states"], progress["cycles"]
+    walked = walk_cycles(base, OutputDistance(base, probes, block["distance"]), walk, start.generator, after)
+    while not ((progress["stopped"] == "accuracy_drop" or len(cycles) >= reach["max_cycles"])
+               and len(states) >= start.size):
+        record = next(walked)
         walker = record.pop("walker")
         cycles.append(record)
-        length += record["step_length"]
+        progress["length"] += record["step_length"]
         if record["cycle"] % reach["record_every"] == 0:
-            points.append(scorer.score(walker, record["cycle"], length))
+            points.append(scorer.score(walker, record["cycle"], progress["length"]))
             states.append(copy.deepcopy(walker.state_dict()))
+            progress["kept"].append(record["cycle"])
             print(f"reach point {len(states)}: {points[-1]}", flush=True)
             if points[-1]["val_accuracy"] <= points[0]["val_accuracy"] - reach["accuracy_drop"]:
-                stopped = "accuracy_drop"
-        if (stopped == "accuracy_drop" or record["cycle"] >= reach["max_cycles"]) and len(states) >= start.size:
-            break
+                progress["stopped"] = "accuracy_drop"
+            saving.save({**progress, "generator": start.generator.get_state()}, states[-1])
     lengths = [point["path_length"] for point in points[1:]]
     for k, point in enumerate(points[1:], start=1):
         along = evenly_along(lengths[:k], min(start.size, k))
         point["ensemble_transfer_accuracy"] = scorer.ensemble_accuracy([i + 1 for i in along])
     chosen = evenly_along(lengths, start.size)
     extra = {"base_seed": base_seed, "cycles": cycles,
-             "reach": {**reach, "stopped": stopped, "points": points,
+             "reach": {**reach, "stopped": progress["stopped"], "points": points,
                        "member_cycles": [points[i + 1]["cycle"] for i in chosen]}}
+    saving.remove()
     return [states[i] for i in chosen], extra, len(cycles) * walk.descent_steps
 
 
@@ -255,7 +309,7 @@ def build_ensemble(cfg: dict, method: str, trial: int, data_dir: Path, networks:
     with Job(out_dir, cfg, trial, device, threads, sources) as job:
         start = time.time()
         states, extra, job.steps = METHODS[method](EnsembleStart(settings, task, Path(networks), device, generator,
-                                                                 trial, size, pool, transfer))
+                                                                 trial, size, pool, transfer, Path(work)))
         members = [refreshed(load_state(settings, state, device), task, settings) for state in states]
         job.timings = {"construction_seconds": round(time.time() - start, 3)}
         work.mkdir(parents=True, exist_ok=True)
