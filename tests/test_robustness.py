@@ -167,6 +167,7 @@ def test_reach_walk_goes_until_the_accuracy_drops_and_spreads_the_members_over_i
     reach = extra["reach"]
     points = reach["points"]
     assert points[0]["val_accuracy"] > 80 and reach["stopped"] == "accuracy_drop"
+    assert abs(points[0]["early_diversity"]) < 1e-9  # the start against itself, statistics re-estimated alike
     dropped = [p["cycle"] for p in points[1:] if p["val_accuracy"] <= points[0]["val_accuracy"] - 5.0]
     assert points[-1]["cycle"] == max(dropped[0], 3)  # the first drop, or the third point for 3 members
     assert len(states) == 3 and reach["member_cycles"][-1] == points[-1]["cycle"]

@@ -148,7 +148,8 @@ class ReachPoint:
     walker's validation accuracy (%) and its transfer-attack accuracy (%) at the headline
     epsilon, both with batch-norm statistics re-estimated as every member's are, its
     distance from the start relative to |w_start|, and its early-layer diversity from the
-    start (1 - linear CKA, mean over the first `early_layers` ReLUs). Keeps each point's
+    start (1 - linear CKA, mean over the first `early_layers` ReLUs; the start's statistics
+    re-estimated too, so that the walk's point 0 scores 0). Keeps each point's
     softmax outputs [N, C] on the transfer images for the ensembles along the path."""
 
     early_layers = 6
@@ -159,7 +160,7 @@ class ReachPoint:
         self.inputs = transfer[epsilon_key(settings["attack"]["headline_epsilon"])]
         self.labels = attack_images(task, settings)[1]
         self.origin = flat_parameters(start)
-        self.start_grams = layer_grams(start, self.images, first=self.early_layers)
+        self.start_grams = layer_grams(refreshed(start, task, settings), self.images, first=self.early_layers)
         self.probabilities = []
 
     def score(self, walker, cycle: int, path_length: float) -> dict:
