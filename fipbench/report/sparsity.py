@@ -136,8 +136,9 @@ def plot_weight_pca(pca: dict, path: Path) -> pd.DataFrame:
 
 
 def aggregate(cfg: dict, results: Path) -> None:
-    """levels.csv, summary.md, Fig. 3B/3C and per network its layer sparsity (3F, 3G),
-    weight-space PCA (3D, 3E) and connectivity (3F top) under results/sparsity."""
+    """levels.csv, summary.md, Fig. 3B/3C and, per network with FIP results, its layer
+    sparsity (3F, 3G), weight-space PCA (3D, 3E) and connectivity (3F top) under
+    results/sparsity."""
     study_dir = Path(results) / "sparsity"
     levels = sparsity_table(study_dir)
     if levels.empty:
@@ -163,12 +164,12 @@ def aggregate(cfg: dict, results: Path) -> None:
                      compute.reset_index().to_markdown(index=False)]
     (study_dir / "summary.md").write_text("\n\n".join(sections) + "\n")
     plot_sparsity_accuracy(levels, study_dir / "fig3b_accuracy.png").to_csv(study_dir / "fig3b_accuracy.csv", index=False)
-    for network in cfg["sparsity"]["networks"]:
+    for network in [n for n in cfg["sparsity"]["networks"] if "fip" in set(levels[levels["network"] == n]["method"])]:
         part, sparsity = levels[levels["network"] == network], cfg["sparsity"][network]["pca_sparsity"]
         plot_layer_sparsity(part, sparsity, study_dir / f"layers_{network}.png").to_csv(
             study_dir / f"layers_{network}.csv", index=False)
         first = {method: seed_folder(study_dir, network, method, seed=min(part[part['method'] == method]['seed']))
-                 for method in ("fip", "lth")}
+                 for method in ("fip", "lth") if method in set(part["method"])}  # LTH may be left to a GPU
         metrics = {method: json.loads((folder / "metrics.json").read_text()) for method, folder in first.items()}
         plot_weight_pca(metrics["fip"]["pca"], study_dir / f"pca_{network}.png").to_csv(
             study_dir / f"pca_{network}.csv", index=False)
