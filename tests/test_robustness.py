@@ -192,6 +192,10 @@ def test_a_reach_walk_cut_off_goes_on_from_its_last_point_on_the_same_path(blob_
     with pytest.raises(KeyboardInterrupt):
         robustness.METHODS["fip"](reach_start(blob_vgg, tmp_path))
     assert (tmp_path / "reach.pt").exists() and len(list(tmp_path.glob("reach_point*.pt"))) == 2
+    cut = reach_start(blob_vgg, tmp_path)
+    images = next(iter(cut.transfer.values()))
+    elsewhere = robustness.ReachProgress(tmp_path, cut.settings, models.build("vgg16", width=0.0625), images)
+    assert elsewhere.load(torch.device("cpu")) is None  # progress from another start network is not resumed
     monkeypatch.setattr(robustness.ReachPoint, "score", score)
     states, extra, _ = robustness.METHODS["fip"](reach_start(blob_vgg, tmp_path))
     assert extra == whole_extra

@@ -5,9 +5,10 @@ Jobs: `train_network` trains one VGG (the DeepNet pool, the FIP and FGE starting
 and the surrogate are all such networks, told apart by seed); `build_ensemble` makes the
 members of one method's trial; `calibrate_attack` finds the strength at which one network
 falls to the paper's accuracy under transfer; `transfer_set` crafts PGD images on the
-surrogate at every epsilon and that one; `evaluate_ensemble` scores members and ensemble on clean, transfer and white-box
-adversarial images and computes the analyses (coherence with the surrogate, per-layer
-representation diversity, weight-space PCA, per-image scores).
+surrogate at every epsilon and that one; `evaluate_ensemble` scores members and ensemble
+on clean, transfer and white-box adversarial images and computes the analyses (coherence
+with the surrogate, per-layer representation diversity, weight-space PCA, per-image
+scores).
 
 Every member's batch-norm statistics are re-estimated on the first `bn_images` training
 images before it is used (FIP and FGE move weights under the training statistics)."""
@@ -183,13 +184,15 @@ class ReachPoint:
 class ReachProgress:
     """The reach walk's progress, saved to work/reach.pt after every scored point (each
     point's weights once, to work/reach_point<cycle>.pt) so that a job cut off goes on
-    from its last point, on the same path; ignored when made with other settings, removed
-    when the walk is done."""
+    from its last point, on the same path; ignored when made with other settings or from
+    another start network or transfer set (told apart by the sums of their numbers),
+    removed when the walk is done."""
 
-    def __init__(self, work: Path | None, settings: dict):
+    def __init__(self, work: Path | None, settings: dict, start, transfer_images: torch.Tensor):
         self.work = work
-        self.settings = json.dumps({key: settings[key] for key in ("fip", "members", "bn_images", "attack", "analysis")},
-                                   sort_keys=True)
+        self.settings = json.dumps({**{key: settings[key] for key in ("fip", "members", "bn_images", "attack", "analysis")},
+                                    "start": flat_parameters(start).double().sum().item(),
+                                    "transfer": transfer_images.double().sum().item()}, sort_keys=True)
 
     def load(self, device: torch.device) -> dict | None:
         path = self.work / "reach.pt" if self.work else None
@@ -229,7 +232,7 @@ def _fip(start: EnsembleStart) -> tuple[list[dict], dict, int]:
     reach, walk = block["reach"], EnsembleWalk.of(block)
     probes = to_input(start.task["train"][0][:block["probe_images"]])
     scorer = ReachPoint(base, start.task, start.settings, start.transfer)
-    saving = ReachProgress(start.work, start.settings)
+    saving = ReachProgress(start.work, start.settings, base, scorer.inputs)
     progress = saving.load(start.device)
     if progress is None:
         progress = {"points": [scorer.score(base, 0, 0.0)], "cycles": [], "kept": [], "states": [], "length": 0.0,
