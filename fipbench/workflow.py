@@ -48,8 +48,8 @@ def network_config(cfg: dict, network: str) -> str:
     return json.dumps(selected, sort_keys=True)
 
 
-# The keys of the robustness section each kind of its jobs reads; the others belong to other
-# jobs or decide which jobs exist (pool, trials, methods, members of the attack and network jobs).
+# The keys of the robustness section each kind of its jobs reads (the others belong to other
+# jobs, or decide which jobs exist: methods, trials).
 ROBUSTNESS_NETWORK = ("network", "width", "dataset", "train")
 ROBUSTNESS_JOB_KEYS = {
     "network": ROBUSTNESS_NETWORK,
@@ -57,7 +57,8 @@ ROBUSTNESS_JOB_KEYS = {
     "transfer": ROBUSTNESS_NETWORK + ("attack", "surrogate_seed"),
     "attack": ROBUSTNESS_NETWORK + ("attack", "analysis"),
 }
-ENSEMBLE_KEYS = {"fip": ("fip", "attack", "analysis"), "fge": ("fge",), "adp": ("adp",), "deepnet": ()}  # FIP's reach is scored under attack
+# and a build job's, by method (FIP's reach is scored under attack and by diversity)
+ENSEMBLE_KEYS = {"fip": ("fip", "attack", "analysis"), "fge": ("fge",), "adp": ("adp",), "deepnet": ()}
 
 
 def robustness_config(cfg: dict, job: str, method: str | None = None) -> str:

@@ -42,10 +42,10 @@ def walk_cycles(start, distance: OutputDistance, walk: EnsembleWalk, generator: 
         optimizer = torch.optim.SGD(params, lr=walk.lr, momentum=walk.momentum)
         steps = run_steps(walker, walk.descent_steps, loss_fn, sgd_update(optimizer),
                           record_every=walk.descent_steps, desc=f"fip cycle {cycle}", train_mode=False)
-        after = flat_parameters(walker)
-        yield {"cycle": cycle, "distance": steps[-1]["distance"], "weight_distance": (after - origin).norm().item(),
-               "step_length": (after - before).norm().item(), "walker": walker}
-        before = after
+        now = flat_parameters(walker)
+        yield {"cycle": cycle, "distance": steps[-1]["distance"], "weight_distance": (now - origin).norm().item(),
+               "step_length": (now - before).norm().item(), "walker": walker}
+        before = now
 
 
 def sample_members(start, distance: OutputDistance, walk: EnsembleWalk, n_members: int,
