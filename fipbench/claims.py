@@ -229,7 +229,8 @@ def evaluate_claim(claim: dict, scale: str, results: Path, seeds_for, settings: 
     row["ours"] = "; ".join(str(sample) for sample in samples)
     if needs and not all(sample.values for sample in samples):
         return {**row, "ours": row["ours"] + f"; not run: needs {needs}"}
-    missing = sorted({seed for sample in samples for seed in sample.missing})
+    # a seed without the key that its other seeds have is a result older than the key: missing too
+    missing = sorted({seed for sample in samples for seed in sample.missing + (sample.absent if sample.values else [])})
     if missing or not all(sample.values for sample in samples):
         return {**row, "ours": row["ours"] + f" [missing seeds {missing}]", "verdict": "incomplete"}
     resolution = claim.get("resolution", RESOLUTION)

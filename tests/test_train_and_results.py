@@ -325,6 +325,15 @@ def test_missing_seed_is_incomplete_never_passed(tmp_path):
     assert row["verdict"] == "not run" and row["gate"].startswith("incomplete")
 
 
+def test_a_seed_older_than_the_key_its_other_seeds_have_is_incomplete(tmp_path):
+    write_metrics(tmp_path, "fip", 0, 99.0)
+    folder = tmp_path / "study" / "fip" / "seed1"
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"final": {"older": 1.0}}))
+    row = judged(tmp_path)
+    assert row["verdict"] == "incomplete" and row["ours"].endswith("[missing seeds [1]]")
+
+
 def test_a_claim_the_scale_cannot_run_says_why_even_beside_results(tmp_path):
     """not_run (for example: the data is not available) is reported with its reason and is
     never judged, even when a results folder of that name exists."""
