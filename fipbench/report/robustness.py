@@ -163,7 +163,7 @@ def plot_reach(study_dir: Path, path: Path) -> pd.DataFrame | None:
     data = pd.DataFrame(rows)
     panels = [("val_accuracy", "validation accuracy (%)"), ("weight_distance", "|w - w_start| / |w_start|"),
               ("early_diversity", "early-layer 1 - CKA with the start"),
-              ("transfer_accuracy", "transfer accuracy (%), walker (solid), ensemble so far (dashed)")]
+              ("transfer_accuracy", "transfer accuracy (%)")]
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     for trial, part in data.groupby("trial"):
         chosen = part[part["cycle"].isin([cycle for t, cycle in members if t == trial])]
@@ -172,6 +172,7 @@ def plot_reach(study_dir: Path, path: Path) -> pd.DataFrame | None:
             ax.plot(chosen["path_length"], chosen[column], "o", mfc="none", color=line.get_color())
             if column == "transfer_accuracy":
                 ax.plot(part["path_length"], part["ensemble_transfer_accuracy"], "--", color=line.get_color())
+                ax.set_title("walker (solid), ensemble spread over the path so far (dashed)", fontsize=8)
             ax.set_ylabel(label, fontsize=8)
     for ax in axes:
         ax.set_xlabel("path length / |w_start| (circles: members)")
