@@ -103,8 +103,9 @@ rule aggregate_robustness:
         summary=f"{RB_OUT}/summary.md",
         figures=[report(f"{RB_OUT}/{name}.png", caption=f"../report/{name}.rst", category="Adversarial robustness")
                  for name in ("fig4c_members", "fig4c_heatmaps", "fig4c_pca", "fig4d_attacks", "fig4e_coherence",
-                              "fig4f_diversity")],
-        figure_data=expand(f"{RB_OUT}/{{name}}.csv", name=["fig4c_members", "fig4e_coherence", "fig4f_diversity"]),
+                              "fig4f_diversity", *(["fig4_reach"] if "fip" in RB["methods"] else []))],
+        figure_data=expand(f"{RB_OUT}/{{name}}.csv", name=["fig4c_members", "fig4e_coherence", "fig4f_diversity",
+                                                            *(["fig4_reach"] if "fip" in RB["methods"] else [])]),
     log:
         f"logs/{SCALE}/aggregate_robustness.log",
     params:
