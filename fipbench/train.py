@@ -170,7 +170,7 @@ class RecipeTraining:
     generator), so that training in parts gives the network training in one go gives."""
 
     def __init__(self, model, task: dict, sgd: dict, n_steps: int, generator: torch.Generator, update=None):
-        self.model, self.n_steps, self.done, self.generator = model, n_steps, 0, generator
+        self.model, self.sgd, self.n_steps, self.done, self.generator = model, sgd, n_steps, 0, generator
         self.stream = recipe_stream(task, sgd, generator)
         self.optimizer = recipe_optimizer(model.parameters(), sgd)
         self.decay = cosine_decay(self.optimizer, sgd, n_steps)
@@ -210,31 +210,58 @@ def train_on_task(model, task: dict, sgd: dict, n_steps: int, generator: torch.G
 
 
 def train_part(training: RecipeTraining, part: int, parts: int, state_dir: Path, keep_at: int | None = None,
-               desc: str = "train") -> dict:
+               desc: str = "train", save_every: int = 500) -> dict:
     """Part `part` (0, 1, ..., parts - 1) of training's steps, split into parts of equal
     length: resumed from state_dir/part<part - 1>.pt, saved to state_dir/part<part>.pt
     unless it is the last. keep_at: a step at which a copy of the weights is kept (an
-    iterate LTH rewinds to), carried from part to part. Returns {"kept": that copy or
-    None, "seconds": [wall seconds of each part so far]}."""
+    iterate LTH rewinds to), carried from part to part. Every save_every steps the part's
+    progress goes to state_dir/part<part>.progress.pt, and a part cut off on the way resumes
+    from there (the same network as an uncut part) if it starts from the same recipe, step
+    count and previous part's file; the file goes when the part ends. Returns {"kept": that
+    copy or None, "seconds": [wall seconds of each part so far, work lost to cuts left out]}."""
     began = time.perf_counter()
-    carried = {"kept": None, "seconds": []}
-    if part > 0:
-        state = torch.load(Path(state_dir) / f"part{part - 1}.pt", map_location=next(training.model.parameters()).device,
-                           weights_only=False)
+    device = next(training.model.parameters()).device
+    state_dir = Path(state_dir)
+    previous = state_dir / f"part{part - 1}.pt" if part > 0 else None
+    progress_file = state_dir / f"part{part}.progress.pt"
+    origin = {"sgd": training.sgd, "n_steps": training.n_steps, "parts": parts,
+              "previous": None if previous is None else [previous.stat().st_size, previous.stat().st_mtime_ns]}
+    carried, elapsed, state = {"kept": None, "seconds": []}, 0.0, None
+    if progress_file.exists():
+        state = torch.load(progress_file, map_location=device, weights_only=False)
+        if state["origin"] == origin:
+            print(f"{desc} part {part + 1}/{parts}: resuming at step {state['training']['done']}", flush=True)
+        else:
+            state = None
+    if state is None and previous is not None:
+        state = torch.load(previous, map_location=device, weights_only=False)
+    if state is not None:
         training.load_state(state["training"])
-        carried = state["carried"]
+        carried, elapsed = state["carried"], state.get("elapsed", 0.0)
     end = round(training.n_steps * (part + 1) / parts)
-    if keep_at is not None and training.done <= keep_at < end:
-        training.run(keep_at - training.done, desc=f"{desc} to step {keep_at}")
-        carried["kept"] = copy.deepcopy(training.model.state_dict())
-    training.run(end - training.done, desc=f"{desc} part {part + 1}/{parts}")
-    carried["seconds"] = carried["seconds"] + [time.perf_counter() - began]
+    kept_here = keep_at is not None and carried["kept"] is None and training.done <= keep_at < end
+    stops = sorted({*range(training.done + save_every, end, save_every), end, *([keep_at] if kept_here else [])})
+    for stop in stops:
+        training.run(stop - training.done, desc=f"{desc} part {part + 1}/{parts}, to step {stop}")
+        if kept_here and stop == keep_at:
+            carried["kept"] = copy.deepcopy(training.model.state_dict())
+        if stop < end:
+            save_atomically({"training": training.state(), "carried": carried, "origin": origin,
+                             "elapsed": elapsed + time.perf_counter() - began}, progress_file)
+    carried["seconds"] = carried["seconds"] + [elapsed + time.perf_counter() - began]
     if part < parts - 1:
-        Path(state_dir).mkdir(parents=True, exist_ok=True)
-        partial = Path(state_dir) / f".part{part}.pt.tmp"
-        torch.save({"training": training.state(), "carried": carried}, partial)
-        partial.replace(Path(state_dir) / f"part{part}.pt")
+        save_atomically({"training": training.state(), "carried": carried}, state_dir / f"part{part}.pt")
+    progress_file.unlink(missing_ok=True)
     return carried
+
+
+def save_atomically(obj, path: Path) -> None:
+    """torch.save(obj, path) through a temporary file beside it, so that path is either
+    the old file or the whole new one, never a half-written one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, partial)
+    partial.replace(path)
 
 
 def epoch_steps(task: dict, sgd: dict) -> int:

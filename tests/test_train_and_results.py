@@ -2,6 +2,7 @@
 small constructed networks and results trees."""
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -145,6 +146,50 @@ def test_a_training_in_parts_gives_the_network_of_one_go(tmp_path):
         assert torch.equal(value, training.model.state_dict()[name]), name
         assert torch.equal(kept_in_one_go[name], carried["kept"][name]), name
     assert len(carried["seconds"]) == 3
+
+
+def test_a_part_cut_off_mid_way_resumes_from_its_progress(tmp_path):
+    """A part stopped after 7 of its 10 steps (progress saved every 3) goes on from step 6
+    in a fresh RecipeTraining, taking the 4 steps left: the same weights and kept iterate
+    as an uncut part, and no progress file left behind; a part of another recipe ignores it."""
+    x, y = images(48, 0)
+    task = {"train": (x, y)}
+    sgd = {"epochs": 2, "batch_size": 16, "lr": 0.1, "lr_end": 0.0, "momentum": 0.9, "augment": True}
+
+    class Cut(Exception):
+        pass
+
+    def counted(cut_after=None, recipe=sgd):
+        """A fresh RecipeTraining whose loss calls are counted, cut off after cut_after calls."""
+        torch.manual_seed(0)
+        training = RecipeTraining(tiny_cnn(), task, recipe, 10, torch.Generator().manual_seed(3))
+        loss_fn, calls = training.loss_fn, []
+
+        def loss(model):
+            if len(calls) == cut_after:
+                raise Cut
+            calls.append(1)
+            return loss_fn(model)
+        training.loss_fn = loss
+        return training, calls
+    uncut, _ = counted()
+    kept_uncut = train_part(uncut, 0, 1, tmp_path / "uncut", keep_at=4, save_every=3)["kept"]
+    with pytest.raises(Cut):
+        train_part(counted(cut_after=7)[0], 0, 1, tmp_path / "cut", keep_at=4, save_every=3)
+    progress = torch.load(tmp_path / "cut" / "part0.progress.pt", weights_only=False)
+    assert progress["training"]["done"] == 6 and progress["carried"]["kept"] is not None
+    (tmp_path / "other").mkdir()
+    shutil.copy(tmp_path / "cut" / "part0.progress.pt", tmp_path / "other")
+    other, calls = counted(recipe={**sgd, "lr": 0.05})  # another recipe starts the part afresh
+    train_part(other, 0, 1, tmp_path / "other", save_every=3)
+    assert len(calls) == 10
+    resumed, calls = counted()
+    carried = train_part(resumed, 0, 1, tmp_path / "cut", keep_at=4, save_every=3)
+    assert resumed.done == 10 and len(calls) == 4 and list((tmp_path / "cut").iterdir()) == []
+    for name, value in uncut.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[name]), name
+        assert torch.equal(kept_uncut[name], carried["kept"][name]), name
+    assert len(carried["seconds"]) == 1 and carried["seconds"][0] > 0
 
 
 def test_non_finite_loss_stops_the_loop_naming_its_first_step():

@@ -30,8 +30,8 @@ from fipbench.fip import EnsembleWalk, OutputDistance, walk_cycles
 from fipbench.layout import seed_folder
 from fipbench.results import Job, start_job
 from fipbench.train import (RecipeTraining, accuracy, epoch_steps, flat_parameters, predict,
-                            recipe_optimizer, recipe_stream, run_steps, scheduled, sgd_update, train_part,
-                            with_fresh_batch_norm)
+                            recipe_optimizer, recipe_stream, run_steps, save_atomically, scheduled, sgd_update,
+                            train_part, with_fresh_batch_norm)
 from fipbench.workflow import part_count
 
 STUDY = "robustness"
@@ -210,10 +210,8 @@ class ReachProgress:
         self.work.mkdir(parents=True, exist_ok=True)
         cycle = progress["cycles"][-1]["cycle"]
         torch.save(walker_state, self.work / f"reach_point{cycle}.pt")
-        partial = self.work / ".reach.pt.tmp"
-        torch.save({**{k: v for k, v in progress.items() if k != "states"}, "settings": self.settings,
-                    "walker": walker_state}, partial)
-        partial.replace(self.work / "reach.pt")
+        save_atomically({**{k: v for k, v in progress.items() if k != "states"}, "settings": self.settings,
+                         "walker": walker_state}, self.work / "reach.pt")
 
     def remove(self) -> None:
         for path in ([self.work / "reach.pt", *self.work.glob("reach_point*.pt")] if self.work else []):
