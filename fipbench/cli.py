@@ -37,7 +37,8 @@ OPTIONS = {  # parameter name -> (flag, argparse keywords); every option is requ
     "network": ("--network", {}),
     "work": ("--work", {"type": Path, "help": "folder of the job's networks, images or nodes"}),
     "part": ("--part", {"type": int, "default": None, "help": "the part (0, 1, ...) of a training the recipe "
-                                                              "splits into jobs (train.part_epochs); default: "
+                                                              "splits into jobs (train.part_epochs), or of FIP's "
+                                                              "reach walk (fip.reach.cycles_per_part); default: "
                                                               "the last, or the whole"}),
     "base_dir": ("--base", {"type": Path, "help": "folder of the dense job's model.pt and rewind.pt"}),
     "trial": ("--trial", {"type": int}),
@@ -132,7 +133,7 @@ COMMANDS = {  # command -> (function as "module:name" or one of this module's, h
     "network": ("robustness:train_network", "train one network of the robustness study (pool or surrogate)",
                 ["seed", "data_dir", "work", *JOB, "part"]),
     "ensemble": ("robustness:build_ensemble", "build the members of one trial of one ensemble method",
-                 ["method", "trial", "data_dir", "networks", "work", *JOB, "reach_transfer"]),
+                 ["method", "trial", "data_dir", "networks", "work", *JOB, "reach_transfer", "part"]),
     "calibrate": ("robustness:calibrate_attack", "find the transfer attack's strength at which one network falls "
                                                  "to the paper's accuracy", ["data_dir", "surrogate", "single", *JOB]),
     "transfer": ("robustness:transfer_set", "craft PGD images on the surrogate at every attack strength",

@@ -35,6 +35,19 @@ def part_count(sgd: dict) -> int:
     return -(-sgd["epochs"] // sgd["part_epochs"]) if sgd.get("part_epochs") else 1
 
 
+def reach_part_count(reach: dict) -> int:
+    """Jobs FIP's reach walk is split into: ceil(max_cycles / cycles_per_part), 1 without
+    cycles_per_part (which must be a multiple of record_every, so that a part ends on a
+    saved point)."""
+    per_part = reach.get("cycles_per_part")
+    if not per_part:
+        return 1
+    if per_part % reach["record_every"]:
+        raise ValueError(f"robustness.fip.reach.cycles_per_part ({per_part}) must be a multiple of its "
+                         f"record_every ({reach['record_every']})")
+    return -(-reach["max_cycles"] // per_part)
+
+
 def tune_grid(study_cfg: dict, method: str) -> list[tuple[str, float]]:
     """[(parameter, value)] of a method's validation grid; [] when it has none."""
     return [(name, value) for name, values in study_cfg["tune"].get(method, {}).items() for value in values]

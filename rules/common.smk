@@ -14,7 +14,7 @@ from fipbench.config import load  # noqa: E402
 from fipbench.layout import sparsity_seeds  # noqa: E402
 from fipbench.studies.bert_paths import all_paths  # noqa: E402
 from fipbench.workflow import (bert_start, job_config, method_config, network_config, part_count,  # noqa: E402
-                                release_stale_locks, robustness_config, tune_grid)
+                                reach_part_count, release_stale_locks, robustness_config, tune_grid)
 
 CFG = load(config)  # raises ConfigError naming the key: the workflow stops before any job
 if workflow.is_main_process and (stale := release_stale_locks(os.getcwd())):
@@ -36,6 +36,15 @@ def rb_previous_part(wc, last=False):
     """The saved state a part of a network's training resumes from ([] for the first part)."""
     part = part_count(RB["train"]) - 1 if last else int(wc.part)
     return [] if part == 0 else [f"{RB_WORK}/network/seed{wc.seed}/part{part - 1}.pt"]
+
+
+def rb_reach_previous(wc, last=False):
+    """The marker of the part of FIP's reach walk a part goes on from ([] for the first
+    part, and for every method but fip at the last)."""
+    if last and wc.ensemble != "fip":
+        return []
+    part = reach_part_count(RB["fip"]["reach"]) - 1 if last else int(wc.part)
+    return [] if part == 0 else [f"{RB_WORK}/fip/seed{wc.trial}/reach_part{part - 1}.json"]
 
 
 def rb_starts(wc) -> list[str]:

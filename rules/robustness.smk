@@ -69,11 +69,41 @@ rule rb_network:
 RB_RUNTIME = {"fip": 120, "fge": 240, "deepnet": 60, "adp": 600}  # minutes per trial (SLURM's limit)
 
 
+rule rb_reach_part:  # a part of FIP's reach walk (fip.reach.cycles_per_part), all but the last
+    input:
+        data=RB_DATA,
+        start=lambda wc: RB_MODEL.format(seed=int(wc.trial) % RB["pool"]),
+        transfer=RB_TRANSFER,
+        previous=rb_reach_previous,
+    output:
+        f"{RB_WORK}/fip/seed{{trial}}/reach_part{{part}}.json",
+    log:
+        f"logs/{SCALE}/robustness/fip_seed{{trial}}_part{{part}}.log",
+    wildcard_constraints:
+        trial=r"\d+",
+        part=r"\d+",
+    params:
+        cfg=robustness_config(CFG, "build", "fip"),
+        networks=f"{RB_WORK}/network",
+    threads: CFG["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=RB_RUNTIME["fip"],
+        gpu=GPU,
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m fipbench.cli --config {params.cfg:q} ensemble --method fip --trial {wildcards.trial}"
+        " --part {wildcards.part} --data-dir $(dirname {input.data}) --networks {params.networks}"
+        " --work $(dirname {output}) --out /dev/null --threads {threads} --transfer {input.transfer} > {log} 2>&1"
+
+
 rule rb_ensemble:  # the members of one trial of one ensemble method
     input:
         data=RB_DATA,
         starts=rb_starts,
         transfer=lambda wc: RB_TRANSFER if wc.ensemble == "fip" else [],  # FIP's reach is scored on it
+        previous=lambda wc: rb_reach_previous(wc, last=True),
     output:
         metrics=f"{RB_OUT}/build/{{ensemble}}/seed{{trial}}/metrics.json",
         members=f"{RB_WORK}/{{ensemble}}/seed{{trial}}/members.pt",

@@ -203,6 +203,18 @@ def test_a_reach_walk_cut_off_goes_on_from_its_last_point_on_the_same_path(blob_
     assert not list(tmp_path.glob("reach*"))  # the walk's progress is removed when it is done
 
 
+def test_a_reach_walk_in_parts_gives_the_walk_of_one_go(blob_vgg, tmp_path):
+    """Parts of 2 cycles, each from a fresh start as in a new job, then the last part: the
+    same members and reach as one uninterrupted walk."""
+    whole, whole_extra, whole_steps = robustness.METHODS["fip"](reach_start(blob_vgg))
+    for until in (2, 4):
+        progress = robustness.walk_reach(reach_start(blob_vgg, tmp_path), until=until)[0]
+        assert len(progress["cycles"]) == until and len(progress["points"]) == until + 1
+    states, extra, steps = robustness.METHODS["fip"](reach_start(blob_vgg, tmp_path))
+    assert extra == whole_extra and steps == whole_steps and len(extra["cycles"]) > 4
+    assert all(torch.equal(a[k], b[k]) for a, b in zip(states, whole) for k in a)
+
+
 def test_calibrated_strength_interpolates_where_the_accuracy_crosses_the_target():
     assert robustness.crossing([1, 2, 4, 8], [80, 60, 30, 10], 37) == pytest.approx(2 + 23 / 30 * 2)
     assert robustness.crossing([1, 2], [60, 37], 37) == 2

@@ -28,11 +28,12 @@ from fipbench.data.vision import load_splits, to_input
 from fipbench.ensemble import Ensemble, perturbation_size, pgd
 from fipbench.fip import EnsembleWalk, OutputDistance, walk_cycles
 from fipbench.layout import seed_folder
+from fipbench.records import write_json_atomic
 from fipbench.results import Job, start_job
 from fipbench.train import (RecipeTraining, accuracy, epoch_steps, flat_parameters, predict,
                             recipe_optimizer, recipe_stream, run_steps, save_atomically, scheduled, sgd_update,
                             train_part, with_fresh_batch_norm)
-from fipbench.workflow import part_count
+from fipbench.workflow import part_count, reach_part_count
 
 STUDY = "robustness"
 
@@ -218,13 +219,13 @@ class ReachProgress:
             path.unlink(missing_ok=True)
 
 
-def _fip(start: EnsembleStart) -> tuple[list[dict], dict, int]:
-    """Members spread evenly over the reach of a FIP walk (L = 0) from one network of the
-    pool: the walk is scored every reach.record_every cycles (ReachPoint) and goes on until
-    a point's validation accuracy is reach.accuracy_drop points below the start's, or for
-    reach.max_cycles cycles, and for at least `members` points. Every point also scores
-    the ensemble of members spread evenly over the path up to it. Resumes from its
-    ReachProgress in start.work."""
+def walk_reach(start: EnsembleStart, until: int | None = None) -> tuple[dict, ReachPoint, ReachProgress, int]:
+    """The FIP walk (L = 0) from one network of the pool, scored every reach.record_every
+    cycles (ReachPoint), going on until a point's validation accuracy is
+    reach.accuracy_drop points below the start's, or for reach.max_cycles cycles, and for
+    at least `members` points; or, given `until`, stopping at that cycle if it comes first.
+    Resumes from its ReachProgress in start.work. Returns (progress: points, cycles,
+    states, length, stopped, ...; the scorer; the progress saver; the start's seed)."""
     base, base_seed = _base_of_trial(start)
     block = start.settings["fip"]
     reach, walk = block["reach"], EnsembleWalk.of(block)
@@ -244,7 +245,7 @@ def _fip(start: EnsembleStart) -> tuple[list[dict], dict, int]:
     points, states, cycles = progress["points"], progress["states"], progress["cycles"]
     walked = walk_cycles(base, OutputDistance(base, probes, block["distance"]), walk, start.generator, after)
     while not ((progress["stopped"] == "accuracy_drop" or len(cycles) >= reach["max_cycles"])
-               and len(states) >= start.size):
+               and len(states) >= start.size) and (until is None or len(cycles) < until):
         record = next(walked)
         walker = record.pop("walker")
         cycles.append(record)
@@ -257,16 +258,24 @@ def _fip(start: EnsembleStart) -> tuple[list[dict], dict, int]:
             if points[-1]["val_accuracy"] <= points[0]["val_accuracy"] - reach["accuracy_drop"]:
                 progress["stopped"] = "accuracy_drop"
             saving.save({**progress, "generator": start.generator.get_state()}, states[-1])
+    return progress, scorer, saving, base_seed
+
+
+def _fip(start: EnsembleStart) -> tuple[list[dict], dict, int]:
+    """Members spread evenly over the whole reach of a FIP walk (walk_reach); every point
+    also scores the ensemble of members spread evenly over the path up to it."""
+    progress, scorer, saving, base_seed = walk_reach(start)
+    points, states, cycles = progress["points"], progress["states"], progress["cycles"]
     lengths = [point["path_length"] for point in points[1:]]
     for k, point in enumerate(points[1:], start=1):
         along = evenly_along(lengths[:k], min(start.size, k))
         point["ensemble_transfer_accuracy"] = scorer.ensemble_accuracy([i + 1 for i in along])
     chosen = evenly_along(lengths, start.size)
     extra = {"base_seed": base_seed, "cycles": cycles,
-             "reach": {**reach, "stopped": progress["stopped"], "points": points,
+             "reach": {**start.settings["fip"]["reach"], "stopped": progress["stopped"], "points": points,
                        "member_cycles": [points[i + 1]["cycle"] for i in chosen]}}
     saving.remove()
-    return [states[i] for i in chosen], extra, len(cycles) * walk.descent_steps
+    return [states[i] for i in chosen], extra, len(cycles) * EnsembleWalk.of(start.settings["fip"]).descent_steps
 
 
 def _fge(start: EnsembleStart) -> tuple[list[dict], dict, int]:
@@ -296,28 +305,38 @@ METHODS = {"fip": _fip, "deepnet": _deepnet, "fge": _fge, "adp": _adp}
 
 
 def build_ensemble(cfg: dict, method: str, trial: int, data_dir: Path, networks: Path, work: Path,
-                   out_dir: Path, threads: int, reach_transfer: Path | None = None) -> None:
+                   out_dir: Path, threads: int, reach_transfer: Path | None = None, part: int | None = None) -> None:
     """Make the members of trial `trial` of METHODS[method] (seeded by trial) and save them
     to work/members.pt. networks: the folder holding seed<k>/model.pt of the trained pool;
-    reach_transfer: the transfer job's transfer.pt (needed by fip)."""
+    reach_transfer: the transfer job's transfer.pt (needed by fip). part: for fip, whose
+    walk fip.reach.cycles_per_part splits into jobs, a part but the last walks on to the end
+    of its cycles (or the walk's end) and writes work/reach_part<part>.json; the last part
+    (the default) finishes the walk and makes the members."""
     if method not in METHODS:
         raise ValueError(f"unknown ensemble method {method!r}; known: {', '.join(METHODS)}")
     if method == "fip" and reach_transfer is None:
         raise ValueError("the fip ensemble scores its reach on the transfer images: pass --transfer")
     settings, device, task, sources = setup(cfg, trial, data_dir, threads)
-    size, pool = settings["members"], list(range(settings["pool"]))
+    parts = reach_part_count(settings["fip"]["reach"]) if method == "fip" else 1
+    part = parts - 1 if part is None else part
     transfer = torch.load(reach_transfer, map_location=device) if reach_transfer else None
-    generator = torch.Generator().manual_seed(trial)
+    start_of_trial = EnsembleStart(settings, task, Path(networks), device, torch.Generator().manual_seed(trial), trial,
+                                   settings["members"], list(range(settings["pool"])), transfer, Path(work))
+    if part < parts - 1:
+        progress = walk_reach(start_of_trial, until=(part + 1) * settings["fip"]["reach"]["cycles_per_part"])[0]
+        write_json_atomic(Path(work) / f"reach_part{part}.json",
+                          {"cycles": len(progress["cycles"]), "points": len(progress["points"]),
+                           "stopped": progress["stopped"]})
+        return
     with Job(out_dir, cfg, trial, device, threads, sources) as job:
         start = time.time()
-        states, extra, job.steps = METHODS[method](EnsembleStart(settings, task, Path(networks), device, generator,
-                                                                 trial, size, pool, transfer, Path(work)))
+        states, extra, job.steps = METHODS[method](start_of_trial)
         members = [refreshed(load_state(settings, state, device), task, settings) for state in states]
         job.timings = {"construction_seconds": round(time.time() - start, 3)}
         work.mkdir(parents=True, exist_ok=True)
         torch.save([member.state_dict() for member in members], work / "members.pt")
         ensemble = Ensemble(members).eval()
-        job.finish({"method": method, "trial": trial, "members": size, **extra,
+        job.finish({"method": method, "trial": trial, "members": start_of_trial.size, **extra,
                     "member_test_accuracy": [accuracy(predict(m, task["test"][0]), task["test"][1]) for m in members],
                     "ensemble": clean_accuracy(ensemble, task)})
 
