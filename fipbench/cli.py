@@ -37,9 +37,13 @@ OPTIONS = {  # parameter name -> (flag, argparse keywords); every option is requ
     "network": ("--network", {}),
     "work": ("--work", {"type": Path, "help": "folder of the job's networks, images or nodes"}),
     "part": ("--part", {"type": int, "default": None, "help": "the part (0, 1, ...) of a training the recipe "
-                                                              "splits into jobs (train.part_epochs), or of FIP's "
-                                                              "reach walk (fip.reach.cycles_per_part); default: "
+                                                              "splits into jobs (train.part_epochs), of FIP's "
+                                                              "reach walk (fip.reach.cycles_per_part) or of LTH's "
+                                                              "levels (lth.levels_per_part); default: "
                                                               "the last, or the whole"}),
+    "lth_work": ("--work", {"type": Path, "default": None, "help": "folder of LTH's parts (lth.levels_per_part)"}),
+    "levels_per_part": ("--levels-per-part", {"type": int, "default": None,
+                                              "help": "LTH's levels a job runs (lth.levels_per_part); default: all"}),
     "base_dir": ("--base", {"type": Path, "help": "folder of the dense job's model.pt and rewind.pt"}),
     "trial": ("--trial", {"type": int}),
     "networks": ("--networks", {"type": Path, "help": "folder of the pool's seed<k>/model.pt"}),
@@ -129,7 +133,7 @@ COMMANDS = {  # command -> (function as "module:name" or one of this module's, h
     "dense": ("sparsity:train_dense", "train the sparsity study's dense network",
               ["network", "seed", "data_dir", "work", *JOB, "part"]),
     "sparsify": ("sparsity:sparsify", "make the dense network sparse at every target with one method",
-                 ["network", "method", "seed", "data_dir", "base_dir", *JOB]),
+                 ["network", "method", "seed", "data_dir", "base_dir", *JOB, "lth_work", "part", "levels_per_part"]),
     "network": ("robustness:train_network", "train one network of the robustness study (pool or surrogate)",
                 ["seed", "data_dir", "work", *JOB, "part"]),
     "ensemble": ("robustness:build_ensemble", "build the members of one trial of one ensemble method",

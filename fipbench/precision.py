@@ -39,6 +39,13 @@ def autocast(precision: str, device: torch.device) -> AbstractContextManager:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16", cache_enabled=False)
 
 
+def job_precision(cfg: dict, device: torch.device) -> AbstractContextManager:
+    """The autocast context a job runs in: cfg["precision"] resolved for device. results.Job
+    enters it; a part of a job that writes no results (a training, walk or LTH split into
+    jobs, all parts but the last) enters it itself, so that every part runs in the job's precision."""
+    return autocast(resolve_precision(cfg["precision"], device), device)
+
+
 def float32(device: torch.device) -> AbstractContextManager:
     """A float32 island inside a bf16 job (autocast off for what runs in it)."""
     return torch.autocast(device.type, enabled=False)

@@ -48,6 +48,31 @@ def reach_part_count(reach: dict) -> int:
     return -(-reach["max_cycles"] // per_part)
 
 
+def lth_levels(targets: list[float], fraction: float) -> list[float]:
+    """Sparsities (%) of LTH's pruning levels (baselines/lth.py): each level prunes `fraction`
+    of the weights that remain, except that a level which would pass a target stops exactly
+    on it. lth_levels([50], 0.2) -> [20, 36, 48.8, 50]."""
+    sequence, current = [], 0.0
+    for target in sorted(targets):
+        while current < target:
+            current = min(100 - (100 - current) * (1 - fraction), target)
+            sequence.append(round(current, 6))
+    return sequence
+
+
+def lth_part_levels(settings: dict, levels_per_part: int | None, part: int | None = None) -> tuple[range, int]:
+    """(the levels, numbered from 1, that part `part` of a network's LTH runs, the number of
+    parts) when levels_per_part (its lth.levels_per_part) splits the levels into jobs; one
+    part without it; part None: the last."""
+    count = len(lth_levels(settings["sparsities"], settings["lth"]["fraction"]))
+    per_part = levels_per_part or count
+    parts = -(-count // per_part)
+    part = parts - 1 if part is None else part
+    if not 0 <= part < parts:
+        raise ValueError(f"LTH has parts 0..{parts - 1} ({count} levels, {per_part} a part), not {part}")
+    return range(part * per_part + 1, min((part + 1) * per_part, count) + 1), parts
+
+
 def tune_grid(study_cfg: dict, method: str) -> list[tuple[str, float]]:
     """[(parameter, value)] of a method's validation grid; [] when it has none."""
     return [(name, value) for name, values in study_cfg["tune"].get(method, {}).items() for value in values]
@@ -55,9 +80,13 @@ def tune_grid(study_cfg: dict, method: str) -> list[tuple[str, float]]:
 
 def network_config(cfg: dict, network: str) -> str:
     """job_config of a sparsity job: only its network's settings from the sparsity section,
-    so that changing another network's settings does not rerun it."""
+    so that changing another network's settings does not rerun it; lth.levels_per_part left
+    out: it splits LTH into jobs without changing its result (its jobs get it on their
+    command line)."""
     selected = _job_settings(cfg)
-    selected["sparsity"] = {network: cfg["sparsity"][network]}
+    settings = cfg["sparsity"][network]
+    lth = {key: value for key, value in settings["lth"].items() if key != "levels_per_part"}
+    selected["sparsity"] = {network: {**settings, "lth": lth}}
     return json.dumps(selected, sort_keys=True)
 
 

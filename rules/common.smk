@@ -13,8 +13,9 @@ sys.path.insert(0, workflow.basedir)
 from fipbench.config import load  # noqa: E402
 from fipbench.layout import sparsity_seeds  # noqa: E402
 from fipbench.studies.bert_paths import all_paths  # noqa: E402
-from fipbench.workflow import (bert_start, job_config, method_config, network_config, part_count,  # noqa: E402
-                                reach_part_count, release_stale_locks, robustness_config, tune_grid)
+from fipbench.workflow import (bert_start, job_config, lth_part_levels, method_config, network_config,  # noqa: E402
+                                part_count, reach_part_count, release_stale_locks, robustness_config,
+                                tune_grid)
 
 CFG = load(config)  # raises ConfigError naming the key: the workflow stops before any job
 if workflow.is_main_process and (stale := release_stale_locks(os.getcwd())):
@@ -30,6 +31,24 @@ def sp_previous_part(wc, last=False):
     """The saved state a part of the dense training resumes from ([] for the first part)."""
     part = part_count(SP[wc.network]["train"]) - 1 if last else int(wc.part)
     return [] if part == 0 else [f"{SP_WORK}/{wc.network}/dense/seed{wc.seed}/part{part - 1}.pt"]
+
+
+def sp_lth_previous(wc, last=False):
+    """The saved state a part of LTH's levels goes on from ([] for the first part, and for
+    every method but lth at the last)."""
+    if last and wc.method != "lth":
+        return []
+    per_part = SP[wc.network]["lth"].get("levels_per_part")
+    part = lth_part_levels(SP[wc.network], per_part)[1] - 1 if last else int(wc.part)
+    return [] if part == 0 else [f"{SP_WORK}/{wc.network}/lth/seed{wc.seed}/part{part - 1}.pt"]
+
+
+def sp_lth_parts(wc):
+    """An LTH job's command-line options for its parts (lth.levels_per_part; none without)."""
+    per_part = SP[wc.network]["lth"].get("levels_per_part")
+    if not per_part:
+        return ""
+    return f"--work {SP_WORK}/{wc.network}/lth/seed{wc.seed} --levels-per-part {per_part}"
 
 
 def rb_previous_part(wc, last=False):

@@ -1,7 +1,9 @@
 """Sparsity: masks, masked training, the sparse-projection objective, LTH's level schedule,
-and the FIP path onto the sparse set, on LeNet-300-100 and small real MNIST data."""
+and the FIP path onto the sparse set, on LeNet-300-100 and small real MNIST data; LTH in
+parts (one job each) against LTH in one go."""
 
 import copy
+import json
 
 import pytest
 import torch
@@ -16,6 +18,7 @@ from fipbench.pruning import (distance_to_sparse, magnitude_masks, masked_update
 from fipbench.studies import sparsity as sparsity_study
 from fipbench.train import (BatchStream, accuracy, predict, run_steps, sgd_update, supervised_loss,
                             with_fresh_batch_norm)
+from fipbench.workflow import lth_levels, lth_part_levels
 
 
 def test_lenet_weight_count():
@@ -125,8 +128,8 @@ def test_the_sparsifying_walks_beta_rises_geometrically_from_start_to_end(steps)
 
 
 def test_lth_levels_prune_a_fifth_of_what_remains_and_stop_on_targets():
-    assert lth.levels([50], 0.2) == [20, 36, 48.8, 50]
-    sequence = lth.levels([20, 90, 99.1], 0.2)
+    assert lth_levels([50], 0.2) == [20, 36, 48.8, 50]
+    sequence = lth_levels([20, 90, 99.1], 0.2)
     assert sequence[0] == 20 and 90 in sequence and sequence[-1] == 99.1
     steps = [100 - b for b in sequence]
     ratios = [after / before for before, after in zip(steps, steps[1:])]
@@ -177,8 +180,48 @@ def test_lth_runs_and_keeps_its_masks(mnist_lenet):
         return 30
 
     found = lth.iterative_magnitude_pruning(dense, rewind, [50, 80], 0.2, retrain,
-                                            lambda m: {"test_accuracy": accuracy(predict(m, x), y)})
+                                            lambda m: {"test_accuracy": accuracy(predict(m, x), y)})["found"]
     assert list(found) == [50, 80]
     assert found[80]["sparsity"] == pytest.approx(80, abs=1e-3)
-    assert found[80]["steps"] == 30 * len(lth.levels([50, 80], 0.2))
+    assert found[80]["steps"] == 30 * len(lth_levels([50, 80], 0.2))
     assert found[80]["test_accuracy"] > 50
+
+
+def test_lth_in_parts_gives_the_lth_of_one_go(smoke_data, smoke_config, tmp_path):
+    cfg = copy.deepcopy(smoke_config)
+    settings = cfg["sparsity"]["lenet300_100"]
+    settings["sparsities"] = [50, 80]  # 9 levels: parts of 4, 4 and 1
+    assert len(lth_levels(settings["sparsities"], settings["lth"]["fraction"])) == 9
+    dense = tmp_path / "dense"
+    sparsity_study.train_dense(cfg, "lenet300_100", 0, smoke_data, dense, tmp_path / "dense-out", threads=1)
+    sparsity_study.sparsify(cfg, "lenet300_100", "lth", 0, smoke_data, dense, tmp_path / "whole", threads=1)
+    parts = tmp_path / "parts"
+    for part in (0, 1):
+        sparsity_study.sparsify(cfg, "lenet300_100", "lth", 0, smoke_data, dense, tmp_path / "never", threads=1,
+                                lth_work=parts, part=part, levels_per_part=4)
+        assert (parts / f"part{part}.pt").exists() and not (tmp_path / "never").exists()
+    with pytest.raises(ValueError, match="parts 0..2"):
+        lth_part_levels(settings, 4, 3)
+    sparsity_study.sparsify(cfg, "lenet300_100", "lth", 0, smoke_data, dense, tmp_path / "parted", threads=1,
+                            lth_work=parts, levels_per_part=4)
+    whole, parted = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("whole", "parted"))
+    assert parted["levels_run"] == 9 and [level["level"] for level in parted["levels"].values()] == [4, 9]
+    assert parted == whole
+
+
+def test_dense_training_in_parts_gives_the_training_of_one_go(smoke_data, smoke_config, tmp_path):
+    """Each part a job of its own, in the job's precision (bf16 where the CPU has the units)
+    like the last part, which writes the metrics."""
+    cfg = copy.deepcopy(smoke_config)
+    sparsity_study.train_dense(cfg, "lenet300_100", 0, smoke_data, tmp_path / "whole", tmp_path / "whole-out", 1)
+    cfg["sparsity"]["lenet300_100"]["train"]["part_epochs"] = 2  # 5 epochs: parts of 2, 2 and 1
+    for part in (0, 1):
+        sparsity_study.train_dense(cfg, "lenet300_100", 0, smoke_data, tmp_path / "parts", tmp_path / "never", 1,
+                                   part=part)
+    sparsity_study.train_dense(cfg, "lenet300_100", 0, smoke_data, tmp_path / "parts", tmp_path / "parts-out", 1)
+    assert not (tmp_path / "never").exists()
+    for name in ("model.pt", "rewind.pt"):
+        whole, parted = (torch.load(tmp_path / folder / name) for folder in ("whole", "parts"))
+        assert all(torch.equal(whole[key], parted[key]) for key in whole)
+    read = lambda folder: json.loads((tmp_path / folder / "metrics.json").read_text())  # noqa: E731
+    assert read("parts-out") == read("whole-out")

@@ -28,6 +28,7 @@ from fipbench.data.vision import load_splits, to_input
 from fipbench.ensemble import Ensemble, perturbation_size, pgd
 from fipbench.fip import EnsembleWalk, OutputDistance, walk_cycles
 from fipbench.layout import seed_folder
+from fipbench.precision import job_precision
 from fipbench.records import write_json_atomic
 from fipbench.results import Job, start_job
 from fipbench.train import (RecipeTraining, accuracy, epoch_steps, flat_parameters, predict,
@@ -86,7 +87,8 @@ def train_network(cfg: dict, seed: int, data_dir: Path, work: Path, out_dir: Pat
     model = build_network(settings, device)
     training = RecipeTraining(model, task, sgd, epoch_steps(task, sgd), torch.Generator().manual_seed(seed))
     if part < parts - 1:
-        train_part(training, part, parts, work, desc=f"{settings['network']} seed{seed}")
+        with job_precision(cfg, device):
+            train_part(training, part, parts, work, desc=f"{settings['network']} seed{seed}")
         return
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
         job.timings["parts_seconds"] = train_part(training, part, parts, work,
@@ -323,7 +325,8 @@ def build_ensemble(cfg: dict, method: str, trial: int, data_dir: Path, networks:
     start_of_trial = EnsembleStart(settings, task, Path(networks), device, torch.Generator().manual_seed(trial), trial,
                                    settings["members"], list(range(settings["pool"])), transfer, Path(work))
     if part < parts - 1:
-        progress = walk_reach(start_of_trial, until=(part + 1) * settings["fip"]["reach"]["cycles_per_part"])[0]
+        with job_precision(cfg, device):
+            progress = walk_reach(start_of_trial, until=(part + 1) * settings["fip"]["reach"]["cycles_per_part"])[0]
         write_json_atomic(Path(work) / f"reach_part{part}.json",
                           {"cycles": len(progress["cycles"]), "points": len(progress["points"]),
                            "stopped": progress["stopped"]})

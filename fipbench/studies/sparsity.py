@@ -28,12 +28,13 @@ from fipbench import models
 from fipbench.analysis import weight_pca
 from fipbench.data.vision import load_splits, to_input
 from fipbench.fip import OutputDistance, SparseProjectionObjective, SparsifyWalk, fip_loss
+from fipbench.precision import job_precision
 from fipbench.pruning import distance_to_sparse, masked_update, measured_sparsity, project, prunable
 from fipbench.records import level_key
 from fipbench.results import Job, start_job
-from fipbench.train import (RecipeTraining, accuracy, epoch_steps, predict, run_steps, sgd_update,
+from fipbench.train import (RecipeTraining, accuracy, epoch_steps, predict, run_steps, save_atomically, sgd_update,
                             train_on_task, train_part, with_fresh_batch_norm)
-from fipbench.workflow import part_count
+from fipbench.workflow import lth_part_levels, part_count
 
 STUDY = "sparsity"
 
@@ -81,7 +82,8 @@ def train_dense(cfg: dict, network: str, seed: int, data_dir: Path, work: Path, 
     model = models.build(network).to(device)
     training = RecipeTraining(model, task, sgd, epoch_steps(task, sgd), torch.Generator().manual_seed(seed))
     if part < parts - 1:
-        train_part(training, part, parts, work, settings["lth"]["rewind_step"], desc=f"{network} dense seed{seed}")
+        with job_precision(cfg, device):
+            train_part(training, part, parts, work, settings["lth"]["rewind_step"], desc=f"{network} dense seed{seed}")
         return
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
         carried = train_part(training, part, parts, work, settings["lth"]["rewind_step"],
@@ -138,8 +140,9 @@ def fip_path(dense, task: dict, settings: dict, targets: list[float], generator:
 class SparsifyStart:
     """What a sparsification method gets: the trained dense network (eval mode, not to be
     changed), the folder of its checkpoints (model.pt, rewind.pt), the task, the network's
-    settings, the targets (%, increasing), the job's generator, and finetuned(model, masks)
-    -> the result of the study's shared masked fine-tuning of a copy of model."""
+    settings, the targets (%, increasing), the job's generator, finetuned(model, masks)
+    -> the result of the study's shared masked fine-tuning of a copy of model, and, for LTH
+    in parts (lth.levels_per_part), the levels this job runs and the file of the part before."""
     dense: torch.nn.Module
     base_dir: Path
     task: dict
@@ -147,6 +150,8 @@ class SparsifyStart:
     targets: list[float]
     generator: torch.Generator
     finetuned: Callable
+    lth_levels: range | None = None
+    lth_previous: Path | None = None
 
 
 def _fip(start: SparsifyStart) -> tuple[dict, dict, int]:
@@ -161,17 +166,30 @@ def _fip(start: SparsifyStart) -> tuple[dict, dict, int]:
     return found, {"curve": curve, "pca": pca}, found[start.targets[-1]]["steps"]
 
 
-def _lth(start: SparsifyStart) -> tuple[dict, dict, int]:
-    """Iterative magnitude pruning with rewinding (baselines/lth.py), retraining each level
-    with the dense network's SGD settings for settings["lth"]["epochs"] epochs."""
+def _lth_levels(start: SparsifyStart) -> dict:
+    """LTH's levels start.lth_levels (all without it) from the part before (start.lth_previous),
+    retraining each level with the dense network's SGD settings for lth.epochs epochs; returns
+    iterative_magnitude_pruning's state with the generator's, for the part after."""
     settings, task, schedule = start.settings, start.task, start.settings["lth"]
     per_level = epoch_steps(task, {**settings["train"], "epochs": schedule["epochs"]})
-    found = lth.iterative_magnitude_pruning(
-        start.dense, torch.load(start.base_dir / "rewind.pt", map_location=next(start.dense.parameters()).device),
-        start.targets, schedule["fraction"],
+    device = next(start.dense.parameters()).device
+    carried = torch.load(start.lth_previous, map_location=device) if start.lth_previous else None
+    if carried:
+        start.generator.set_state(carried["generator"])
+    state = lth.iterative_magnitude_pruning(
+        start.dense, torch.load(start.base_dir / "rewind.pt", map_location=device), start.targets,
+        schedule["fraction"],
         lambda model, masks: train(model, task, settings["train"], per_level, start.generator, masks, "lth level"),
-        lambda model: evaluate(model, task))
-    extra = {"levels_run": len(lth.levels(start.targets, schedule["fraction"])), "steps_per_level": per_level}
+        lambda model: evaluate(model, task), start.lth_levels, carried)
+    return {**state, "generator": start.generator.get_state(), "steps_per_level": per_level}
+
+
+def _lth(start: SparsifyStart) -> tuple[dict, dict, int]:
+    """Iterative magnitude pruning with rewinding (baselines/lth.py), its last part when it
+    runs in parts."""
+    state = _lth_levels(start)
+    found = state["found"]
+    extra = {"levels_run": state["level"], "steps_per_level": state["steps_per_level"]}
     return found, extra, found[start.targets[-1]]["steps"]
 
 
@@ -205,9 +223,12 @@ METHODS = {"fip": _fip, "lth": _lth, "oneshot": _oneshot, "random": _random}
 
 
 def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, base_dir: Path,
-             out_dir: Path, threads: int) -> None:
+             out_dir: Path, threads: int, lth_work: Path | None = None, part: int | None = None,
+             levels_per_part: int | None = None) -> None:
     """Make the dense network of base_dir (model.pt, rewind.pt) sparse at every target with
-    METHODS[method]; write {"levels": {level_key(p): result}, ...} to out_dir."""
+    METHODS[method]; write {"levels": {level_key(p): result}, ...} to out_dir. LTH split into
+    parts of levels_per_part levels: a part but the last saves its state to
+    lth_work/part<part>.pt and writes no metrics; the last goes on from the part before's."""
     if method not in METHODS:
         raise ValueError(f"unknown sparsity method {method!r}; known: {', '.join(METHODS)}")
     settings = cfg[STUDY][network]
@@ -215,12 +236,22 @@ def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, ba
     task, sources = load_task(settings, data_dir, device)
     generator = torch.Generator().manual_seed(seed)
     targets = sorted(settings["sparsities"])
+    dense = models.build(network).to(device)
+    dense.load_state_dict(torch.load(Path(base_dir) / "model.pt", map_location=device))
+    dense.eval()
+    lth_run, lth_previous = None, None
+    if method == "lth":
+        lth_run, parts = lth_part_levels(settings, levels_per_part, part)
+        part = parts - 1 if part is None else part
+        lth_previous = Path(lth_work) / f"part{part - 1}.pt" if part > 0 else None
+        if part < parts - 1:
+            with job_precision(cfg, device):
+                state = _lth_levels(SparsifyStart(dense, Path(base_dir), task, settings, targets, generator, None,
+                                                  lth_run, lth_previous))
+            save_atomically(state, Path(lth_work) / f"part{part}.pt")
+            return
     tune = settings["finetune"]
     with Job(out_dir, cfg, seed, device, threads, sources) as job:
-        dense = models.build(network).to(device)
-        dense.load_state_dict(torch.load(Path(base_dir) / "model.pt", map_location=device))
-        dense.eval()
-
         def finetuned(model, masks) -> dict:
             tuned, start = copy.deepcopy(model), time.time()
             job.steps += train(tuned, task, tune, tune["steps"], generator, masks, desc="fine-tune")
@@ -228,7 +259,7 @@ def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, ba
                     "steps": tune["steps"], "wall_seconds": round(time.time() - start, 3)}
 
         found, extra, steps = METHODS[method](SparsifyStart(dense, Path(base_dir), task, settings, targets, generator,
-                                                            finetuned))
+                                                            finetuned, lth_run, lth_previous))
         job.steps += steps
         job.timings = {"to_sparsity_seconds": {level_key(p): found[p].pop("wall_seconds") for p in targets},
                        "finetune_seconds": {level_key(p): found[p]["finetuned"].pop("wall_seconds")
