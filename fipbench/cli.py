@@ -44,6 +44,10 @@ OPTIONS = {  # parameter name -> (flag, argparse keywords); every option is requ
     "lth_work": ("--work", {"type": Path, "default": None, "help": "folder of LTH's parts (lth.levels_per_part)"}),
     "levels_per_part": ("--levels-per-part", {"type": int, "default": None,
                                               "help": "LTH's levels a job runs (lth.levels_per_part); default: all"}),
+    "slice_name": ("--name", {"help": "the slice (fipbench slices lists them)"}),
+    "cores": ("--cores", {"type": int, "default": 1, "help": "Snakemake's --cores for the slice's jobs"}),
+    "state_from": ("--state-from", {"type": Path, "default": None,
+                                    "help": "an earlier slice's output folder to take the state in from"}),
     "base_dir": ("--base", {"type": Path, "help": "folder of the dense job's model.pt and rewind.pt"}),
     "trial": ("--trial", {"type": int}),
     "networks": ("--networks", {"type": Path, "help": "folder of the pool's seed<k>/model.pt"}),
@@ -113,6 +117,18 @@ def aggregate(cfg: dict, study: str, scale: str, results_root: Path) -> None:
     AGGREGATORS[study](cfg, results_root / scale)
 
 
+def run_slice(cfg: dict, slice_name: str, out: Path, cores: int, state_from: Path | None) -> None:
+    from fipbench.slices import run_slice as run
+    run(cfg, slice_name, out, cores, state_from)
+
+
+def list_slices(cfg: dict, scale: str) -> None:
+    from fipbench.slices import slices
+    for piece in slices(cfg).values():
+        print(f"{piece.name}: {len(piece.targets)} targets, takes in {len(piece.state_in)} files, "
+              f"hands on {len(piece.state_out)}")
+
+
 def check(cfg: dict, scale: str, results_root: Path, readme: Path | None) -> int:
     from fipbench.claims import run_check
     return run_check(cfg, results_root / scale, readme)
@@ -156,6 +172,9 @@ COMMANDS = {  # command -> (function as "module:name" or one of this module's, h
     "select": (select, "pick a grid value on the validation split", ["metrics", "out", "score"]),
     "aggregate": (aggregate, "tables and figures of one study at one scale", ["study", "scale", "results_root"]),
     "check": (check, "compare results with config/claims.yaml", ["scale", "results_root", "readme"]),
+    "slices": (list_slices, "list the slices of a scale (fipbench/slices.py)", ["scale"]),
+    "slice": (run_slice, "run one slice and write its results, state out and slice.json to --out",
+              ["slice_name", "out", "cores", "state_from"]),
 }
 
 

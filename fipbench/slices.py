@@ -1,0 +1,162 @@
+"""Slices: named units of a scale's workflow, each run with one command on one machine (a
+lent GPU for the paper scale's robustness trials and ResNet-20's lottery tickets, the CPU
+at smoke scale in CI), through the workflow's own rules. A slice names its Snakemake
+targets, the files it needs from what ran before it (state in) and the files it hands on
+(state out). `fipbench slice` checks its state in is there (or takes it from the folder an
+earlier slice wrote), runs the targets, and writes the results, the state out and a
+manifest (slice.json: size and sha256 of every file in and out, wall seconds, commit) to
+one folder, from which the next slice takes its state in; so the chain goes on from any
+point, on the same machine or another.
+
+- robustness-trial<k>: every ensemble method's trial k, built and attacked. Trial 0 also
+  trains the surrogate and pool network 0, calibrates the attack and crafts the transfer
+  set, which it hands on; a later trial takes them in, with any pool network it starts
+  from that an earlier trial trained.
+- lth-<network>-seed<s>-part<p>: part p of LTH's levels (lth.levels_per_part) from the
+  dense network (trained on the CPU, taken in) and the part before."""
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from baselines.deepnet import members_of_trial
+from fipbench.layout import sparsity_seeds
+from fipbench.results import git_state
+from fipbench.workflow import lth_part_levels
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Snakemake targets, and the files (relative to the repository) a slice takes in and
+    hands on; made_by names, for each file of state_in, the slice or workflow target that
+    makes it."""
+    name: str
+    targets: tuple[str, ...]
+    state_in: tuple[str, ...] = ()
+    state_out: tuple[str, ...] = ()
+    made_by: tuple[str, ...] = ()
+
+
+def _job_files(folder: str) -> tuple[str, str]:
+    return f"{folder}/metrics.json", f"{folder}/provenance.json"
+
+
+def _robustness(cfg: dict) -> list[Slice]:
+    scale, rb = cfg["scale"], cfg["robustness"]
+    results, work = f"results/{scale}/robustness", f"work/{scale}/robustness"
+    surrogate = rb["surrogate_seed"]
+    shared = (f"{work}/network/seed{surrogate}/model.pt", f"{work}/transfer/transfer.pt",
+              *_job_files(f"{results}/calibration/seed0"), *_job_files(f"{results}/transfer/seed{surrogate}"))
+    pool, trained = list(range(rb["pool"])), {0: "robustness-trial0"}  # pool network -> the slice that trains it
+    found = []
+    for trial in range(max(rb["trials"].values())):
+        name = f"robustness-trial{trial}"
+        methods = [method for method in rb["methods"] if rb["trials"][method] > trial]
+        needs = {trial} | (set(members_of_trial(pool, rb["members"], trial)) if "deepnet" in methods else set())
+        earlier = sorted(seed for seed in needs if seed in trained and trained[seed] != name)
+        networks = tuple(f"{work}/network/seed{seed}/model.pt" for seed in earlier)
+        for seed in needs:
+            trained.setdefault(seed, name)
+        targets = tuple(f"{results}/{method}/seed{trial}/metrics.json" for method in methods)
+        if trial == 0:
+            found.append(Slice(name, targets + shared[2::2], state_out=shared))
+        else:
+            state_in = shared + networks
+            found.append(Slice(name, targets, state_in,
+                               made_by=("robustness-trial0",) * len(shared) + tuple(trained[s] for s in earlier)))
+    return found
+
+
+def _lth(cfg: dict) -> list[Slice]:
+    scale, found = cfg["scale"], []
+    for network, settings in cfg["sparsity"].items():
+        per_part = isinstance(settings, dict) and settings["lth"].get("levels_per_part")
+        if not per_part or "lth" not in cfg["sparsity"]["methods"]:
+            continue
+        parts = lth_part_levels(settings, per_part)[1]
+        for seed in sparsity_seeds(cfg, network):
+            dense_results = f"results/{scale}/sparsity/{network}/dense/seed{seed}"
+            dense_work = f"work/{scale}/sparsity/{network}/dense/seed{seed}"
+            dense = (*_job_files(dense_results), f"{dense_work}/model.pt", f"{dense_work}/rewind.pt")
+            lth_work = f"work/{scale}/sparsity/{network}/lth/seed{seed}"
+            for part in range(parts):
+                name = f"lth-{network}-seed{seed}-part{part}"
+                previous = (f"{lth_work}/part{part - 1}.pt",) if part else ()
+                made_by = (f"the workflow's {dense_results}/metrics.json",) * len(dense) + (
+                    (f"lth-{network}-seed{seed}-part{part - 1}",) if part else ())
+                last = part == parts - 1
+                target = f"results/{scale}/sparsity/{network}/lth/seed{seed}/metrics.json" if last \
+                    else f"{lth_work}/part{part}.pt"
+                found.append(Slice(name, (target,), dense + previous, () if last else (target,), made_by))
+    return found
+
+
+def slices(cfg: dict) -> dict[str, Slice]:
+    """Every slice of cfg's scale, by name, in the order they chain."""
+    return {piece.name: piece for piece in _robustness(cfg) + _lth(cfg)}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _manifest(paths, root: Path) -> dict:
+    return {path: {"bytes": (root / path).stat().st_size, "sha256": _sha256(root / path)} for path in paths}
+
+
+def take_state(piece: Slice, state_from: Path | None, repo: Path) -> None:
+    """Put piece's state in under repo: each file missing there is copied from state_from
+    (an earlier slice's output folder: state/<path>, checked against its slice.json). Raises
+    FileNotFoundError naming every file still missing and what makes it."""
+    handed = json.loads((state_from / "slice.json").read_text())["state_out"] if state_from else {}
+    for path in piece.state_in:
+        if (repo / path).exists() or path not in handed:
+            continue
+        source = state_from / "state" / path
+        if _sha256(source) != handed[path]["sha256"]:
+            raise ValueError(f"{source} does not match the sha256 its slice.json records")
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, repo / path)
+    missing = [f"{path} (made by {maker})" for path, maker in zip(piece.state_in, piece.made_by)
+               if not (repo / path).exists()]
+    if missing:
+        raise FileNotFoundError(f"slice {piece.name} needs " + "; ".join(missing)
+                                + ": run that first, or pass --state-from the folder it wrote")
+
+
+def run_slice(cfg: dict, name: str, out: Path, cores: int, state_from: Path | None = None,
+              repo: Path = Path(".")) -> dict:
+    """Run slice `name` of cfg's scale in repo and write out/results/<scale>/... (its results
+    folders), out/state/<path> and out/slice.json; returns the manifest. The targets run with Snakemake's rerun triggers
+    but file times (a file taken in is older than what it was made from on this machine)."""
+    known = slices(cfg)
+    if name not in known:
+        raise KeyError(f"no slice {name!r} at scale {cfg['scale']}; there are: {', '.join(known)}")
+    piece, began = known[name], time.time()
+    take_state(piece, state_from, repo)
+    overrides = [f"scale={cfg['scale']}", f"device={cfg['device']}", f"precision={cfg['precision']}"]
+    command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--rerun-triggers", "code", "params",
+               "software-env", "input", "--config", *overrides, "--", *piece.targets]
+    print(f"slice {name}: {' '.join(command[1:])}", flush=True)
+    subprocess.run(command, cwd=repo, check=True)
+    results = sorted({str(Path(target).parent / file) for target in piece.targets if target.startswith("results/")
+                      for file in ("metrics.json", "provenance.json")})
+    for path, copy in [(path, out / path) for path in results] + [(path, out / "state" / path)
+                                                                   for path in piece.state_out]:
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / path, copy)
+    manifest = {"slice": name, "scale": cfg["scale"], **git_state(), "targets": list(piece.targets),
+                "state_in": _manifest(piece.state_in, repo), "state_out": _manifest(piece.state_out, repo),
+                "results": results, "wall_seconds": round(time.time() - began, 1)}
+    (out / "slice.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    print(f"slice {name}: done in {manifest['wall_seconds']} s; results, state and slice.json in {out}", flush=True)
+    return manifest
