@@ -42,8 +42,6 @@ OPTIONS = {  # parameter name -> (flag, argparse keywords); every option is requ
                                                               "levels (lth.levels_per_part); default: "
                                                               "the last, or the whole"}),
     "lth_work": ("--work", {"type": Path, "default": None, "help": "folder of LTH's parts (lth.levels_per_part)"}),
-    "levels_per_part": ("--levels-per-part", {"type": int, "default": None,
-                                              "help": "LTH's levels a job runs (lth.levels_per_part); default: all"}),
     "slice_name": ("--name", {"help": "the slice (fipbench slices lists them)"}),
     "cores": ("--cores", {"type": int, "default": 1, "help": "Snakemake's --cores for the slice's jobs"}),
     "state_from": ("--state-from", {"type": Path, "default": None,
@@ -149,7 +147,7 @@ COMMANDS = {  # command -> (function as "module:name" or one of this module's, h
     "dense": ("sparsity:train_dense", "train the sparsity study's dense network",
               ["network", "seed", "data_dir", "work", *JOB, "part"]),
     "sparsify": ("sparsity:sparsify", "make the dense network sparse at every target with one method",
-                 ["network", "method", "seed", "data_dir", "base_dir", *JOB, "lth_work", "part", "levels_per_part"]),
+                 ["network", "method", "seed", "data_dir", "base_dir", *JOB, "lth_work", "part"]),
     "network": ("robustness:train_network", "train one network of the robustness study (pool or surrogate)",
                 ["seed", "data_dir", "work", *JOB, "part"]),
     "ensemble": ("robustness:build_ensemble", "build the members of one trial of one ensemble method",

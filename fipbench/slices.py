@@ -15,7 +15,6 @@ point, on the same machine or another.
 - lth-<network>-seed<s>-part<p>: part p of LTH's levels (lth.levels_per_part) from the
   dense network (trained on the CPU, taken in) and the part before."""
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from baselines.deepnet import members_of_trial
+from fipbench.data.mirror import sha256
 from fipbench.layout import sparsity_seeds
 from fipbench.results import git_state
 from fipbench.workflow import lth_part_levels
@@ -43,42 +43,54 @@ class Slice:
 
 
 def _job_files(folder: str) -> tuple[str, str]:
+    """The files of one job's results folder."""
     return f"{folder}/metrics.json", f"{folder}/provenance.json"
 
 
 def _robustness(cfg: dict) -> list[Slice]:
+    """One slice per trial k (the most any method has): each method with a trial k built and
+    attacked. Trial 0 also makes what every trial shares (surrogate, calibration, transfer
+    set) and hands it on, with the pool networks it trains that a later trial starts from."""
     scale, rb = cfg["scale"], cfg["robustness"]
     results, work = f"results/{scale}/robustness", f"work/{scale}/robustness"
     surrogate = rb["surrogate_seed"]
+    calibration, transfer = f"{results}/calibration/seed0", f"{results}/transfer/seed{surrogate}"
     shared = (f"{work}/network/seed{surrogate}/model.pt", f"{work}/transfer/transfer.pt",
-              *_job_files(f"{results}/calibration/seed0"), *_job_files(f"{results}/transfer/seed{surrogate}"))
-    pool, trained = list(range(rb["pool"])), {0: "robustness-trial0"}  # pool network -> the slice that trains it
-    found = []
-    for trial in range(max(rb["trials"].values())):
-        name = f"robustness-trial{trial}"
-        methods = [method for method in rb["methods"] if rb["trials"][method] > trial]
-        needs = {trial} | (set(members_of_trial(pool, rb["members"], trial)) if "deepnet" in methods else set())
-        earlier = sorted(seed for seed in needs if seed in trained and trained[seed] != name)
-        networks = tuple(f"{work}/network/seed{seed}/model.pt" for seed in earlier)
+              *_job_files(calibration), *_job_files(transfer))
+    network = f"{work}/network/seed{{}}/model.pt"
+    pool, trials = list(range(rb["pool"])), range(max(rb["trials"].values()))
+    methods = {trial: [m for m in rb["methods"] if rb["trials"][m] > trial] for trial in trials}
+    trained, taken = {}, {trial: [] for trial in trials}  # pool network -> the trial that trains it; what a trial takes
+    for trial in trials:
+        needs = {trial} | (set(members_of_trial(pool, rb["members"], trial)) if "deepnet" in methods[trial] else set())
+        needs |= {0} if trial == 0 else set()  # the attack is calibrated on pool network 0
+        taken[trial] = sorted(seed for seed in needs if seed in trained)
         for seed in needs:
-            trained.setdefault(seed, name)
-        targets = tuple(f"{results}/{method}/seed{trial}/metrics.json" for method in methods)
+            trained.setdefault(seed, trial)
+    found = []
+    for trial in trials:
+        targets = tuple(f"{results}/{method}/seed{trial}/metrics.json" for method in methods[trial])
+        handed = tuple(network.format(seed) for later in trials for seed in taken[later] if trained[seed] == trial)
         if trial == 0:
-            found.append(Slice(name, targets + shared[2::2], state_out=shared))
+            targets += (f"{calibration}/metrics.json", f"{transfer}/metrics.json")
+            state_in, made_by, handed = (), (), shared + handed
         else:
-            state_in = shared + networks
-            found.append(Slice(name, targets, state_in,
-                               made_by=("robustness-trial0",) * len(shared) + tuple(trained[s] for s in earlier)))
+            state_in = shared + tuple(network.format(seed) for seed in taken[trial])
+            made_by = ("robustness-trial0",) * len(shared) + tuple(f"robustness-trial{trained[seed]}"
+                                                                   for seed in taken[trial])
+        found.append(Slice(f"robustness-trial{trial}", targets, state_in, tuple(dict.fromkeys(handed)), made_by))
     return found
 
 
 def _lth(cfg: dict) -> list[Slice]:
+    """One slice per part of LTH's levels, per seed of each network whose lth.levels_per_part
+    is set; the dense network (the workflow's, on the CPU) is taken in by every part."""
     scale, found = cfg["scale"], []
     for network, settings in cfg["sparsity"].items():
         per_part = isinstance(settings, dict) and settings["lth"].get("levels_per_part")
         if not per_part or "lth" not in cfg["sparsity"]["methods"]:
             continue
-        parts = lth_part_levels(settings, per_part)[1]
+        parts = lth_part_levels(settings)[1]
         for seed in sparsity_seeds(cfg, network):
             dense_results = f"results/{scale}/sparsity/{network}/dense/seed{seed}"
             dense_work = f"work/{scale}/sparsity/{network}/dense/seed{seed}"
@@ -101,16 +113,8 @@ def slices(cfg: dict) -> dict[str, Slice]:
     return {piece.name: piece for piece in _robustness(cfg) + _lth(cfg)}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _manifest(paths, root: Path) -> dict:
-    return {path: {"bytes": (root / path).stat().st_size, "sha256": _sha256(root / path)} for path in paths}
+    return {path: {"bytes": (root / path).stat().st_size, "sha256": sha256(root / path)} for path in paths}
 
 
 def take_state(piece: Slice, state_from: Path | None, repo: Path) -> None:
@@ -122,7 +126,7 @@ def take_state(piece: Slice, state_from: Path | None, repo: Path) -> None:
         if (repo / path).exists() or path not in handed:
             continue
         source = state_from / "state" / path
-        if _sha256(source) != handed[path]["sha256"]:
+        if sha256(source) != handed[path]["sha256"]:
             raise ValueError(f"{source} does not match the sha256 its slice.json records")
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, repo / path)
@@ -144,8 +148,8 @@ def run_slice(cfg: dict, name: str, out: Path, cores: int, state_from: Path | No
     piece, began = known[name], time.time()
     take_state(piece, state_from, repo)
     overrides = [f"scale={cfg['scale']}", f"device={cfg['device']}", f"precision={cfg['precision']}"]
-    command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--rerun-triggers", "code", "params",
-               "software-env", "input", "--config", *overrides, "--", *piece.targets]
+    command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--scheduler", "greedy", "--rerun-triggers",
+               "code", "params", "software-env", "input", "--config", *overrides, "--", *piece.targets]
     print(f"slice {name}: {' '.join(command[1:])}", flush=True)
     subprocess.run(command, cwd=repo, check=True)
     results = sorted({str(Path(target).parent / file) for target in piece.targets if target.startswith("results/")

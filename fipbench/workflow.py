@@ -60,12 +60,12 @@ def lth_levels(targets: list[float], fraction: float) -> list[float]:
     return sequence
 
 
-def lth_part_levels(settings: dict, levels_per_part: int | None, part: int | None = None) -> tuple[range, int]:
+def lth_part_levels(settings: dict, part: int | None = None) -> tuple[range, int]:
     """(the levels, numbered from 1, that part `part` of a network's LTH runs, the number of
-    parts) when levels_per_part (its lth.levels_per_part) splits the levels into jobs; one
-    part without it; part None: the last."""
+    parts) when its lth.levels_per_part splits the levels into jobs; one part without it;
+    part None: the last."""
     count = len(lth_levels(settings["sparsities"], settings["lth"]["fraction"]))
-    per_part = levels_per_part or count
+    per_part = settings["lth"].get("levels_per_part") or count
     parts = -(-count // per_part)
     part = parts - 1 if part is None else part
     if not 0 <= part < parts:
@@ -80,13 +80,9 @@ def tune_grid(study_cfg: dict, method: str) -> list[tuple[str, float]]:
 
 def network_config(cfg: dict, network: str) -> str:
     """job_config of a sparsity job: only its network's settings from the sparsity section,
-    so that changing another network's settings does not rerun it; lth.levels_per_part left
-    out: it splits LTH into jobs without changing its result (its jobs get it on their
-    command line)."""
+    so that changing another network's settings does not rerun it."""
     selected = _job_settings(cfg)
-    settings = cfg["sparsity"][network]
-    lth = {key: value for key, value in settings["lth"].items() if key != "levels_per_part"}
-    selected["sparsity"] = {network: {**settings, "lth": lth}}
+    selected["sparsity"] = {network: cfg["sparsity"][network]}
     return json.dumps(selected, sort_keys=True)
 
 

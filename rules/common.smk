@@ -38,17 +38,15 @@ def sp_lth_previous(wc, last=False):
     every method but lth at the last)."""
     if last and wc.method != "lth":
         return []
-    per_part = SP[wc.network]["lth"].get("levels_per_part")
-    part = lth_part_levels(SP[wc.network], per_part)[1] - 1 if last else int(wc.part)
+    part = lth_part_levels(SP[wc.network])[1] - 1 if last else int(wc.part)
     return [] if part == 0 else [f"{SP_WORK}/{wc.network}/lth/seed{wc.seed}/part{part - 1}.pt"]
 
 
 def sp_lth_parts(wc):
-    """An LTH job's command-line options for its parts (lth.levels_per_part; none without)."""
-    per_part = SP[wc.network]["lth"].get("levels_per_part")
-    if not per_part:
+    """An LTH job's folder of its parts (lth.levels_per_part), as a command-line option."""
+    if not SP[wc.network]["lth"].get("levels_per_part"):
         return ""
-    return f"--work {SP_WORK}/{wc.network}/lth/seed{wc.seed} --levels-per-part {per_part}"
+    return f"--work {SP_WORK}/{wc.network}/lth/seed{wc.seed}"
 
 
 def rb_previous_part(wc, last=False):

@@ -1,15 +1,20 @@
 """Slices (fipbench/slices.py) at smoke scale, run for real in a copy of the repository:
 the LTH chain handing its state from slice to slice as between two machines, a slice
-refused with the file it lacks named, state that does not match its manifest refused, and
-robustness trial 0 with the state it hands on."""
+refused with the file it lacks named, state that does not match its manifest refused,
+robustness trial 0 with the state it hands on, and the GPU machine's scripts (prepare
+here, run there) on the CPU."""
 
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 
 import pytest
 
 from conftest import REPO
+from fipbench.config import load
+from fipbench.slices import slices
 from test_workflow import IGNORED, cli, snakemake
 
 SMOKE = json.dumps({"scale": "smoke"})
@@ -22,9 +27,22 @@ def copy(tmp_path_factory):
     of the chain)."""
     root = tmp_path_factory.mktemp("slices") / "fipbench"
     shutil.copytree(REPO, root, ignore=IGNORED)
-    snakemake("--cores", "2", "--config", "scale=smoke", "--", "results/smoke/sparsity/resnet20/dense/seed0/metrics.json",
-              cwd=root)
+    dense = "results/smoke/sparsity/resnet20/dense/seed0/metrics.json"
+    snakemake("--cores", "2", "--config", "scale=smoke", "--", dense, cwd=root)
     return root
+
+
+@pytest.mark.parametrize("scale", ["smoke", "laptop", "paper"])
+def test_every_file_a_slice_takes_in_is_handed_on_by_the_slice_it_names(scale):
+    chain = slices(load({"scale": scale}))
+    for piece in chain.values():
+        assert len(piece.made_by) == len(piece.state_in)
+        for path, maker in zip(piece.state_in, piece.made_by):
+            assert path in chain[maker].state_out if maker in chain else maker.startswith("the workflow's")
+    if scale == "paper":  # trial 1's FIP and FGE start from pool network 1, a DeepNet member of trial 0
+        network = "work/paper/robustness/network/seed1/model.pt"
+        assert network in chain["robustness-trial1"].state_in and network in chain["robustness-trial0"].state_out
+        assert len([name for name in chain if name.startswith("lth-resnet20-seed0-")]) == 17
 
 
 def run_slice(root, name, out, *extra):
@@ -68,3 +86,26 @@ def test_robustness_trial0_slice_writes_its_results_and_hands_on_the_transfer_se
     assert "work/smoke/robustness/transfer/transfer.pt" in manifest["state_out"]
     assert all((out / "state" / path).exists() for path in manifest["state_out"])
     assert (out / "results/smoke/robustness/calibration/seed0/provenance.json").exists()
+
+
+def test_the_device_scripts_run_a_slice_from_what_they_carry(copy, tmp_path):
+    """scripts/gpu_slice_prepare.sh (without the wheels, which need the registry) puts the
+    mirror's CIFAR-10 in pieces and an earlier slice's folder into device-data/; on the
+    device, scripts/gpu_slice.sh puts the pieces together and runs the slice from there."""
+    first = tmp_path / "first"
+    assert run_slice(copy, "lth-resnet20-seed0-part0", first).returncode == 0
+    shutil.rmtree(copy / LTH)
+    env = {**os.environ, "OUT": str(tmp_path / "device")}
+    prepared = subprocess.run(["bash", "scripts/gpu_slice_prepare.sh", "--no-wheels", str(first)], cwd=copy, env=env,
+                              capture_output=True, text=True)
+    assert prepared.returncode == 0, prepared.stderr
+    pieces = sorted((copy / "device-data" / "mirror").glob("cifar10-jpeg.zip.part*"))
+    assert len(pieces) >= 2 and max(piece.stat().st_size for piece in pieces) <= 30 * 2**20
+    ran = subprocess.run(["bash", "scripts/gpu_slice.sh", "lth-resnet20-seed0-part1", "smoke"], cwd=copy, env=env,
+                         capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    mirror = copy / "device-data" / "mirror"
+    sums = dict(line.split()[::-1] for line in (mirror / "SHA256SUMS").read_text().splitlines() if line.strip())
+    assert hashlib.sha256((mirror / "cifar10-jpeg.zip").read_bytes()).hexdigest() == sums["cifar10-jpeg.zip"]
+    assert (tmp_path / "device/slice/results/smoke/sparsity/resnet20/lth/seed0/metrics.json").exists()
+    assert (tmp_path / "device/logs.tgz").exists() and "rc 0" in (tmp_path / "device/slice.log").read_text()

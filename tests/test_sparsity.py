@@ -195,15 +195,16 @@ def test_lth_in_parts_gives_the_lth_of_one_go(smoke_data, smoke_config, tmp_path
     dense = tmp_path / "dense"
     sparsity_study.train_dense(cfg, "lenet300_100", 0, smoke_data, dense, tmp_path / "dense-out", threads=1)
     sparsity_study.sparsify(cfg, "lenet300_100", "lth", 0, smoke_data, dense, tmp_path / "whole", threads=1)
+    settings["lth"]["levels_per_part"] = 4
     parts = tmp_path / "parts"
     for part in (0, 1):
         sparsity_study.sparsify(cfg, "lenet300_100", "lth", 0, smoke_data, dense, tmp_path / "never", threads=1,
-                                lth_work=parts, part=part, levels_per_part=4)
+                                lth_work=parts, part=part)
         assert (parts / f"part{part}.pt").exists() and not (tmp_path / "never").exists()
     with pytest.raises(ValueError, match="parts 0..2"):
-        lth_part_levels(settings, 4, 3)
+        lth_part_levels(settings, 3)
     sparsity_study.sparsify(cfg, "lenet300_100", "lth", 0, smoke_data, dense, tmp_path / "parted", threads=1,
-                            lth_work=parts, levels_per_part=4)
+                            lth_work=parts)
     whole, parted = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("whole", "parted"))
     assert parted["levels_run"] == 9 and [level["level"] for level in parted["levels"].values()] == [4, 9]
     assert parted == whole

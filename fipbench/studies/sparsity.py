@@ -223,12 +223,11 @@ METHODS = {"fip": _fip, "lth": _lth, "oneshot": _oneshot, "random": _random}
 
 
 def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, base_dir: Path,
-             out_dir: Path, threads: int, lth_work: Path | None = None, part: int | None = None,
-             levels_per_part: int | None = None) -> None:
+             out_dir: Path, threads: int, lth_work: Path | None = None, part: int | None = None) -> None:
     """Make the dense network of base_dir (model.pt, rewind.pt) sparse at every target with
     METHODS[method]; write {"levels": {level_key(p): result}, ...} to out_dir. LTH split into
-    parts of levels_per_part levels: a part but the last saves its state to
-    lth_work/part<part>.pt and writes no metrics; the last goes on from the part before's."""
+    parts (lth.levels_per_part): a part but the last saves its state to lth_work/part<part>.pt
+    and writes no metrics; the last goes on from the part before's."""
     if method not in METHODS:
         raise ValueError(f"unknown sparsity method {method!r}; known: {', '.join(METHODS)}")
     settings = cfg[STUDY][network]
@@ -241,7 +240,7 @@ def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, ba
     dense.eval()
     lth_run, lth_previous = None, None
     if method == "lth":
-        lth_run, parts = lth_part_levels(settings, levels_per_part, part)
+        lth_run, parts = lth_part_levels(settings, part)
         part = parts - 1 if part is None else part
         lth_previous = Path(lth_work) / f"part{part - 1}.pt" if part > 0 else None
         if part < parts - 1:
