@@ -16,6 +16,7 @@ point, on the same machine or another.
   dense network (trained on the CPU, taken in) and the part before."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -32,11 +33,12 @@ from fipbench.workflow import lth_part_levels
 
 @dataclass(frozen=True)
 class Slice:
-    """Snakemake targets, and the files (relative to the repository) a slice takes in and
-    hands on; made_by names, for each file of state_in, the slice or workflow target that
-    makes it."""
+    """Snakemake targets, the prepared data they read, and the files (relative to the
+    repository) a slice takes in and hands on; made_by names, for each file of state_in,
+    the slice or workflow target that makes it."""
     name: str
     targets: tuple[str, ...]
+    data: tuple[str, ...]
     state_in: tuple[str, ...] = ()
     state_out: tuple[str, ...] = ()
     made_by: tuple[str, ...] = ()
@@ -78,7 +80,8 @@ def _robustness(cfg: dict) -> list[Slice]:
             state_in = shared + tuple(network.format(seed) for seed in taken[trial])
             made_by = ("robustness-trial0",) * len(shared) + tuple(f"robustness-trial{trained[seed]}"
                                                                    for seed in taken[trial])
-        found.append(Slice(f"robustness-trial{trial}", targets, state_in, tuple(dict.fromkeys(handed)), made_by))
+        found.append(Slice(f"robustness-trial{trial}", targets, (f"resources/{scale}/{rb['dataset']}.pt",), state_in,
+                           tuple(dict.fromkeys(handed)), made_by))
     return found
 
 
@@ -104,7 +107,8 @@ def _lth(cfg: dict) -> list[Slice]:
                 last = part == parts - 1
                 target = f"results/{scale}/sparsity/{network}/lth/seed{seed}/metrics.json" if last \
                     else f"{lth_work}/part{part}.pt"
-                found.append(Slice(name, (target,), dense + previous, () if last else (target,), made_by))
+                found.append(Slice(name, (target,), (f"resources/{scale}/{settings['dataset']}.pt",), dense + previous,
+                                   () if last else (target,), made_by))
     return found
 
 
@@ -140,18 +144,30 @@ def take_state(piece: Slice, state_from: Path | None, repo: Path) -> None:
 def run_slice(cfg: dict, name: str, out: Path, cores: int, state_from: Path | None = None,
               repo: Path = Path(".")) -> dict:
     """Run slice `name` of cfg's scale in repo and write out/results/<scale>/... (its results
-    folders), out/state/<path> and out/slice.json; returns the manifest. The targets run with Snakemake's rerun triggers
-    but file times (a file taken in is older than what it was made from on this machine)."""
+    folders), out/state/<path> and out/slice.json; returns the manifest.
+
+    Snakemake reruns a job whose input is newer than its output, whatever its rerun
+    triggers, and on a new machine the data is prepared after the state was made, and files
+    checked out of git are newer than files carried in. So the data is prepared first and
+    dated 1970 (it is a fixed function of the checksummed mirror), every file of the state in
+    is given one modification time, now, and then the targets run (greedy scheduler: the ILP
+    one needs pulp, which a GPU machine may lack)."""
     known = slices(cfg)
     if name not in known:
         raise KeyError(f"no slice {name!r} at scale {cfg['scale']}; there are: {', '.join(known)}")
     piece, began = known[name], time.time()
     take_state(piece, state_from, repo)
     overrides = [f"scale={cfg['scale']}", f"device={cfg['device']}", f"precision={cfg['precision']}"]
-    command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--scheduler", "greedy", "--rerun-triggers",
-               "code", "params", "software-env", "input", "--config", *overrides, "--", *piece.targets]
-    print(f"slice {name}: {' '.join(command[1:])}", flush=True)
-    subprocess.run(command, cwd=repo, check=True)
+    snakemake = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--scheduler", "greedy", "--rerun-triggers",
+                 "code", "params", "software-env", "input", "--config", *overrides, "--"]
+    subprocess.run(snakemake + list(piece.data), cwd=repo, check=True)
+    for path in piece.data:
+        os.utime(repo / path, (0, 0))
+    now = time.time()
+    for path in piece.state_in:
+        os.utime(repo / path, (now, now))
+    print(f"slice {name}: {' '.join(snakemake[1:] + list(piece.targets))}", flush=True)
+    subprocess.run(snakemake + list(piece.targets), cwd=repo, check=True)
     results = sorted({str(Path(target).parent / file) for target in piece.targets if target.startswith("results/")
                       for file in ("metrics.json", "provenance.json")})
     for path, copy in [(path, out / path) for path in results] + [(path, out / "state" / path)

@@ -56,9 +56,11 @@ def test_lth_slices_chain_through_the_state_they_hand_on(copy, tmp_path):
     assert run_slice(copy, first, tmp_path / "first").returncode == 0
     handed = json.loads((tmp_path / "first" / "slice.json").read_text())["state_out"]
     assert list(handed) == [f"{LTH}/part0.pt"] and (tmp_path / "first" / "state" / LTH / "part0.pt").exists()
-    shutil.rmtree(copy / LTH)  # the next slice runs elsewhere: it has only what the first wrote
+    shutil.rmtree(copy / LTH)  # the next slice runs elsewhere: it has only what the first wrote,
+    (copy / "resources/smoke/cifar10.pt").touch()  # and data prepared after the dense network was made
     done = run_slice(copy, last, tmp_path / "last", "--state-from", str(tmp_path / "first"))
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "sp_dense" not in done.stdout + done.stderr  # the dense network taken in is not trained again
     manifest = json.loads((tmp_path / "last" / "slice.json").read_text())
     assert manifest["state_in"][f"{LTH}/part0.pt"] == handed[f"{LTH}/part0.pt"]
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=copy, capture_output=True, text=True).stdout.strip()
