@@ -242,6 +242,9 @@ def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, ba
     if method == "lth":
         lth_run, parts = lth_part_levels(settings, part)
         part = parts - 1 if part is None else part
+        if parts > 1 and lth_work is None:
+            raise ValueError(f"LTH of {network} runs in {parts} parts (lth.levels_per_part): pass --work, "
+                             "the folder of its parts")
         lth_previous = Path(lth_work) / f"part{part - 1}.pt" if part > 0 else None
         if part < parts - 1:
             with job_precision(cfg, device):
