@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from baselines.deepnet import members_of_trial
@@ -34,14 +34,13 @@ from fipbench.workflow import lth_part_levels
 @dataclass(frozen=True)
 class Slice:
     """Snakemake targets, the prepared data they read, and the files (relative to the
-    repository) a slice takes in and hands on; made_by names, for each file of state_in,
-    the slice or workflow target that makes it."""
+    repository) a slice takes in and hands on; state_in maps each file it takes in to the
+    slice or workflow target that makes it."""
     name: str
     targets: tuple[str, ...]
     data: tuple[str, ...]
-    state_in: tuple[str, ...] = ()
+    state_in: dict[str, str] = field(default_factory=dict)
     state_out: tuple[str, ...] = ()
-    made_by: tuple[str, ...] = ()
 
 
 def _job_files(folder: str) -> tuple[str, str]:
@@ -75,13 +74,12 @@ def _robustness(cfg: dict) -> list[Slice]:
         handed = tuple(network.format(seed) for later in trials for seed in taken[later] if trained[seed] == trial)
         if trial == 0:
             targets += (f"{calibration}/metrics.json", f"{transfer}/metrics.json")
-            state_in, made_by, handed = (), (), shared + handed
+            state_in, handed = {}, shared + handed
         else:
-            state_in = shared + tuple(network.format(seed) for seed in taken[trial])
-            made_by = ("robustness-trial0",) * len(shared) + tuple(f"robustness-trial{trained[seed]}"
-                                                                   for seed in taken[trial])
+            state_in = {**dict.fromkeys(shared, "robustness-trial0"),
+                        **{network.format(seed): f"robustness-trial{trained[seed]}" for seed in taken[trial]}}
         found.append(Slice(f"robustness-trial{trial}", targets, (f"resources/{scale}/{rb['dataset']}.pt",), state_in,
-                           tuple(dict.fromkeys(handed)), made_by))
+                           tuple(dict.fromkeys(handed))))
     return found
 
 
@@ -101,14 +99,14 @@ def _lth(cfg: dict) -> list[Slice]:
             lth_work = f"work/{scale}/sparsity/{network}/lth/seed{seed}"
             for part in range(parts):
                 name = f"lth-{network}-seed{seed}-part{part}"
-                previous = (f"{lth_work}/part{part - 1}.pt",) if part else ()
-                made_by = (f"the workflow's {dense_results}/metrics.json",) * len(dense) + (
-                    (f"lth-{network}-seed{seed}-part{part - 1}",) if part else ())
+                state_in = dict.fromkeys(dense, f"the workflow's {dense_results}/metrics.json")
+                if part:
+                    state_in[f"{lth_work}/part{part - 1}.pt"] = f"lth-{network}-seed{seed}-part{part - 1}"
                 last = part == parts - 1
                 target = f"results/{scale}/sparsity/{network}/lth/seed{seed}/metrics.json" if last \
                     else f"{lth_work}/part{part}.pt"
-                found.append(Slice(name, (target,), (f"resources/{scale}/{settings['dataset']}.pt",), dense + previous,
-                                   () if last else (target,), made_by))
+                found.append(Slice(name, (target,), (f"resources/{scale}/{settings['dataset']}.pt",), state_in,
+                                   () if last else (target,)))
     return found
 
 
@@ -134,8 +132,7 @@ def take_state(piece: Slice, state_from: Path | None, repo: Path) -> None:
             raise ValueError(f"{source} does not match the sha256 its slice.json records")
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, repo / path)
-    missing = [f"{path} (made by {maker})" for path, maker in zip(piece.state_in, piece.made_by)
-               if not (repo / path).exists()]
+    missing = [f"{path} (made by {maker})" for path, maker in piece.state_in.items() if not (repo / path).exists()]
     if missing:
         raise FileNotFoundError(f"slice {piece.name} needs " + "; ".join(missing)
                                 + ": run that first, or pass --state-from the folder it wrote")
