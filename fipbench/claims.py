@@ -183,13 +183,19 @@ def evaluate_gate(gate: dict, ours: Sample, results: Path, study: str, seeds_for
     return ("pass" if test(ours.mean, other.mean if other else None, spec) else "FAIL") + f" ({text(spec)})"
 
 
-def setting_of(claim: dict, scale: str, settings: dict, results: Path, seeds_for) -> str:
-    """The setting column: the reduction the scale runs for the row's study (or network),
-    with its anchor, our number against the paper's, read from the results."""
+def scale_setting(claim: dict, scale: str, settings: dict) -> dict | None:
+    """The entry of `settings` (config/claims.yaml) for the row's study, or network of a
+    study run per network (sparsity/<network>), at scale; None when there is none."""
     metric = claim["metric"]
     group = (f"{metric['study']}/{metric['method'].split('/')[0]}" if "/" in metric["method"] else metric["study"])
     by_scale = settings.get(scale, {})
-    setting = by_scale.get(group) or by_scale.get(metric["study"]) or by_scale.get("default")
+    return by_scale.get(group) or by_scale.get(metric["study"]) or by_scale.get("default")
+
+
+def setting_of(claim: dict, scale: str, settings: dict, results: Path, seeds_for) -> str:
+    """The setting column: the reduction the scale runs for the row's study (or network),
+    with its anchor, our number against the paper's, read from the results."""
+    setting = scale_setting(claim, scale, settings)
     if setting is None:
         return "-"
     text = setting["text"]
@@ -210,7 +216,7 @@ def evaluate_claim(claim: dict, scale: str, results: Path, seeds_for, settings: 
     row = {"id": claim["id"], "figure": claim["figure"], "claim": claim["claim"],
            "paper": describe_statement(statement), "ours": "-", "difference": "-", "verdict": "not run",
            "gate": "-", "setting": setting_of(claim, scale, settings or {}, results, seeds_for)}
-    reason = claim.get("not_run", {}).get(scale)
+    reason = claim.get("not_run", {}).get(scale) or (scale_setting(claim, scale, settings or {}) or {}).get("not_run")
     if reason is not None:
         return {**row, "ours": f"not run: {reason}"}
     ours = collect(results, study, metric["method"], metric["key"], seeds_for(metric["method"]))

@@ -20,7 +20,7 @@ def job_config(cfg: dict, *sections: str) -> str:
 
 
 COMMON_KEYS = ("scale", "device", "threads", "precision", "data")  # in every job's config
-WHICH_JOBS = ("tune", "methods")  # a study's keys that decide which jobs exist, not what one job does
+WHICH_JOBS = ("tune", "methods", "networks", "states")  # a study's keys that decide which jobs exist, not what one job does
 
 
 def _job_settings(cfg: dict, *sections: str) -> dict:

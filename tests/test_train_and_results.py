@@ -398,6 +398,20 @@ def test_a_claim_the_scale_cannot_run_says_why_even_beside_results(tmp_path):
     assert row["verdict"] == "not run" and row["ours"] == "not run: no CIFAR-100 offline"
 
 
+def test_a_network_the_scale_does_not_run_makes_every_row_of_it_not_run(tmp_path):
+    """A settings entry of a network (study/network) with not_run applies to each row of that
+    network at its scale, results or not; the study's other networks are judged as usual."""
+    for network in ("small", "big"):
+        write_metrics(tmp_path, f"{network}/fip", 0, 90.0)
+    settings = {"laptop": {"study": {"text": "reduced"}, "study/big": {"text": "paper only", "not_run": "too big"}}}
+    rows = {network: evaluate_claim({**CLAIM, "metric": {**CLAIM["metric"], "method": f"{network}/fip"}}, "laptop",
+                                    tmp_path, lambda method, study=None: [0], settings)
+            for network in ("small", "big")}
+    assert rows["big"]["verdict"] == "not run" and rows["big"]["ours"] == "not run: too big"
+    assert rows["big"]["setting"] == "paper only"
+    assert rows["small"]["verdict"] == "reproduced" and rows["small"]["setting"] == "reduced"
+
+
 def test_a_claim_that_needs_what_the_machine_lacks_says_so_until_its_results_exist(tmp_path):
     """needs (for example: a GPU) names what is missing while the results are, and never
     masks them: a comparison with one side run shows that side and what the other needs; with
@@ -535,6 +549,18 @@ def test_a_method_added_to_a_continual_study_reruns_no_other_job():
     assert method_config(cfg, "continual_2task", "gem") != method_config(before, "continual_2task", "gem")
     cfg["continual_2task"]["fip"]["distance"] = "euclidean"  # every method's memory distance is FIP's
     assert method_config(cfg, "continual_2task", "ewc") != method_config(before, "continual_2task", "ewc")
+
+
+def test_the_networks_a_study_runs_decide_which_jobs_exist_not_what_one_does():
+    """Dropping a network from geometry (as the laptop scale drops ResNet-20) leaves the
+    other networks' job configs, and so their results, as they are; a setting they read shows."""
+    from fipbench.config import load
+    from fipbench.workflow import job_config
+
+    cfg = load({"scale": "paper"})
+    fewer = load({"scale": "paper", "geometry": {"networks": ["cnn5"], "states": ["trained"]}})
+    assert job_config(cfg, "geometry") == job_config(fewer, "geometry")
+    assert job_config(cfg, "geometry") != job_config(load({"scale": "paper", "geometry": {"top_k": 7}}), "geometry")
 
 
 def test_the_grid_pick_reads_its_parameter_from_the_folder_and_fills_it_in(tmp_path):
