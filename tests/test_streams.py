@@ -241,6 +241,30 @@ def test_learn_tasks_walks_a_sequence_of_three_tasks(method):
     assert "t2_task_incremental" in curve[-1] and "t2_task_incremental" not in curve[0]
 
 
+def test_ewc_skips_the_last_tasks_importances_and_learns_as_avalanches_plugin():
+    """Three tasks: the importances of tasks 0 and 1 are computed, the last task's (which no
+    later task uses) are not, and the network learned is the one avalanche's own EWCPlugin learns."""
+    from avalanche.training.plugins import EWCPlugin
+
+    from baselines.avalanche_cl import learn_stream
+    from baselines.ewc import LastTaskFreeEWC
+
+    g = torch.Generator().manual_seed(0)
+    tasks = [(torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8), torch.arange(64) % 2 + 2 * t)
+             for t in range(3)]
+
+    def learned(plugin):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
+        learn_stream(model, plugin, tasks, {"epochs": 1, "batch_size": 32, "lr": 0.1, "momentum": 0.9},
+                     torch.device("cpu"), lambda net, task: {}, 10)
+        return model.state_dict()
+    skipping, stock = LastTaskFreeEWC(ewc_lambda=100.0, mode="separate"), EWCPlugin(ewc_lambda=100.0, mode="separate")
+    ours, theirs = learned(skipping), learned(stock)
+    assert sorted(skipping.importances) == [0, 1] and sorted(stock.importances) == [0, 1, 2]
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
 def test_gradient_clipping_keeps_a_stiff_ewc_penalty_finite():
     """EWC with a huge lambda at a learning rate its penalty's curvature cannot take diverges
     (the recorder stops on the non-finite loss); the same run with the gradient's norm
