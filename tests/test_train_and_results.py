@@ -15,7 +15,7 @@ from fipbench.claims import evaluate_claim
 from fipbench.data.vision import random_crop_flip, to_input
 from fipbench.fip import CrossEntropyObjective, OutputDistance, fip_loss
 from fipbench.results import Job
-from fipbench.studies.continual_2task import new_task_statistics_only, task_list
+from fipbench.studies.continual_2task import new_task_statistics_only
 from fipbench.train import (BatchStream, NonFiniteLoss, RecipeTraining, accuracy, recipe_optimizer, recipe_stream,
                             run_steps, scheduled, sgd_update, supervised_loss, train_on_task, train_part)
 
@@ -267,17 +267,6 @@ def test_batch_norm_statistics_reestimated_on_new_task_only():
     expected = nn.Sequential(*list(model.children())[:1])(tasks["fashion_mnist"]["train"][0].unsqueeze(1).float() / 255)
     assert torch.allclose(clone[1].running_mean, expected.mean(dim=(0, 2, 3)), atol=1e-3)
     assert not clone.training
-
-
-def test_two_task_list_cuts_only_the_new_tasks_training_images():
-    tasks = {name: {"train": images(300, seed), "val": images(50, seed + 10), "test": images(80, seed + 20)}
-             for seed, name in enumerate(("mnist", "fashion_mnist"))}
-    whole, cut = task_list(tasks), task_list(tasks, new_task_images=120)
-    assert [len(t["train"][1]) for t in whole] == [300, 300] and [len(t["train"][1]) for t in cut] == [300, 120]
-    assert torch.equal(cut[1]["train"][0], tasks["fashion_mnist"]["train"][0][:120])
-    assert torch.equal(cut[1]["train"][1], tasks["fashion_mnist"]["train"][1][:120] + 10)  # the head's outputs 10-19
-    for split in ("val", "test"):
-        assert all(torch.equal(a[split][0], b[split][0]) for a, b in zip(whole, cut))
 
 
 def test_job_writes_nothing_when_interrupted(tmp_path):

@@ -56,14 +56,10 @@ def train_base(cfg: dict, seed: int, data: Path, checkpoint: Path, out_dir: Path
                    | {"weights": sum(p.numel() for p in model.parameters())})
 
 
-def task_list(tasks: dict, new_task_images: int | None = None) -> list[dict]:
-    """The two tasks as fipbench.continual tasks: labels moved to their outputs of the head;
-    the new task (Fashion-MNIST) keeps the first new_task_images of its training images
-    (all when None)."""
-    sequence = [{"name": name, "classes": list(range(offset, offset + 10)),
-                 **{split: (x, y + offset) for split, (x, y) in tasks[name].items()}} for name, offset in TASKS.items()]
-    sequence[1]["train"] = tuple(t[:new_task_images] for t in sequence[1]["train"])
-    return sequence
+def task_list(tasks: dict) -> list[dict]:
+    """The two tasks as fipbench.continual tasks: labels moved to their outputs of the head."""
+    return [{"name": name, "classes": list(range(offset, offset + 10)),
+             **{split: (x, y + offset) for split, (x, y) in tasks[name].items()}} for name, offset in TASKS.items()]
 
 
 def new_task_statistics_only(model, tasks: dict, batch_size: int = 500, n_batches: int = 20):
@@ -94,7 +90,7 @@ def learn(cfg: dict, method: str, seed: int, data_dir: Path, base_checkpoint: Pa
         model = models.build(study["model"]).to(device)
         model.load_state_dict(torch.load(base_checkpoint, map_location=device))
 
-        sequence = task_list(tasks, study.get("new_task_images"))
+        sequence = task_list(tasks)
         sequence[0]["path_integral"] = path_integral_beside(base_checkpoint)  # read by the methods that use it
 
         def record(net, seen):
