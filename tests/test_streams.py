@@ -18,6 +18,14 @@ from fipbench.data.vision import load_raw
 FINE = [f"class{c:02d}" for c in range(100)]
 
 
+def two_class_tasks(count: int, images: int) -> list[tuple]:
+    """count tasks of `images` random 28x28 uint8 images each, task t labelled 2t and 2t+1
+    in turn (generator seeded 0, drawn task after task)."""
+    g = torch.Generator().manual_seed(0)
+    return [(torch.randint(0, 256, (images, 28, 28), generator=g, dtype=torch.uint8), torch.arange(images) % 2 + 2 * t)
+            for t in range(count)]
+
+
 def write_fake_cifar100(mirror, per_class_train=6, per_class_test=2):
     """mirror/cifar-100-python/{train,test,meta} as torchvision reads them, image k of
     class c filled with the value c, and the mirror's SHA256SUMS over them."""
@@ -84,9 +92,7 @@ def test_avalanche_plugins_learn_a_stream_of_three_tasks(method):
     recorded every step, with a record at the end of each task, each naming its task."""
     from baselines.avalanche_cl import METHODS, learn_stream
 
-    g = torch.Generator().manual_seed(0)
-    tasks = [(torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8), torch.arange(64) % 2 + 2 * t)
-             for t in range(3)]
+    tasks = two_class_tasks(3, 64)
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
     settings = {"agem": {"memory_batch": 16}, "ewc": {"lambda": 1.0}, "lwf": {"alpha": 1.0, "temperature": 2.0}}[method]
@@ -103,9 +109,7 @@ def test_lwf_keeps_the_first_tasks_outputs_closer_than_plain_training():
     (alpha 0): on task 1's images, the outputs over task 0's classes move less with it."""
     from baselines.avalanche_cl import METHODS, learn_stream
 
-    g = torch.Generator().manual_seed(0)
-    tasks = [(torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8), torch.arange(64) % 2 + 2 * t)
-             for t in range(2)]
+    tasks = two_class_tasks(2, 64)
     torch.manual_seed(0)
     start = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 4))
     inputs = tasks[1][0].float().div(255).unsqueeze(1)
@@ -154,9 +158,7 @@ def test_synaptic_intelligence_weighs_task_1_by_its_recorded_path(tmp_path):
     from baselines.avalanche_cl import METHODS, learn_stream
     from fipbench.train import BatchStream, PathIntegral, path_integral_beside, run_steps, sgd_update, supervised_loss
 
-    g = torch.Generator().manual_seed(0)
-    tasks = [(torch.randint(0, 256, (128, 28, 28), generator=g, dtype=torch.uint8), torch.arange(128) % 2 + 2 * t)
-             for t in range(2)]
+    tasks = two_class_tasks(2, 128)
     torch.manual_seed(0)
     start = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 4))
     path = PathIntegral(start)
@@ -189,9 +191,7 @@ def test_replay_keeps_the_same_images_per_task_as_fip():
     like FIP's memory, instead of dividing one buffer over the tasks seen."""
     from baselines.avalanche_cl import METHODS, learn_stream
 
-    g = torch.Generator().manual_seed(0)
-    tasks = [(torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8), torch.arange(64) % 2 + 2 * t)
-             for t in range(3)]
+    tasks = two_class_tasks(3, 64)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6))
     plugin = METHODS["replay"].plugin({}, 8, [{}, {}, {}])
     learn_stream(model, plugin, tasks, {"epochs": 1, "batch_size": 32, "lr": 0.1, "momentum": 0.0}, torch.device("cpu"),
@@ -249,9 +249,7 @@ def test_ewc_skips_the_last_tasks_importances_and_learns_as_avalanches_plugin():
     from baselines.avalanche_cl import learn_stream
     from baselines.ewc import LastTaskFreeEWC
 
-    g = torch.Generator().manual_seed(0)
-    tasks = [(torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8), torch.arange(64) % 2 + 2 * t)
-             for t in range(3)]
+    tasks = two_class_tasks(3, 64)
 
     def learned(plugin):
         torch.manual_seed(0)
@@ -271,9 +269,7 @@ def test_gradient_clipping_keeps_a_stiff_ewc_penalty_finite():
     clipped (clip_grad_norm, applied to every method's optimizer alike) stays finite."""
     from baselines.avalanche_cl import METHODS, learn_stream
 
-    g = torch.Generator().manual_seed(0)
-    tasks = [(torch.randint(0, 256, (256, 28, 28), generator=g, dtype=torch.uint8), torch.arange(256) % 2 + 2 * t)
-             for t in range(2)]
+    tasks = two_class_tasks(2, 256)
 
     def run(sgd):
         torch.manual_seed(0)
