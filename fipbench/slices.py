@@ -84,12 +84,12 @@ def _robustness(cfg: dict) -> list[Slice]:
 
 
 def _lth(cfg: dict) -> list[Slice]:
-    """One slice per part of LTH's levels, per seed of each network whose lth.levels_per_part
-    is set; the dense network (the workflow's, on the CPU) is taken in by every part."""
+    """One slice per part of LTH's levels, per seed of each network the study runs whose
+    lth.levels_per_part is set; the dense network (the workflow's, on the CPU) is taken in by every part."""
     scale, found = cfg["scale"], []
-    for network, settings in cfg["sparsity"].items():
-        per_part = isinstance(settings, dict) and settings["lth"].get("levels_per_part")
-        if not per_part or "lth" not in cfg["sparsity"]["methods"]:
+    for network in cfg["sparsity"]["networks"]:
+        settings = cfg["sparsity"][network]
+        if not settings["lth"].get("levels_per_part") or "lth" not in cfg["sparsity"]["methods"]:
             continue
         parts = lth_part_levels(settings)[1]
         for seed in sparsity_seeds(cfg, network):

@@ -42,6 +42,8 @@ def test_every_file_a_slice_takes_in_is_handed_on_by_the_slice_it_names(scale):
         network = "work/paper/robustness/network/seed1/model.pt"
         assert network in chain["robustness-trial1"].state_in and network in chain["robustness-trial0"].state_out
         assert len([name for name in chain if name.startswith("lth-resnet20-seed0-")]) == 17
+        lenet_only = slices(load({"scale": scale, "sparsity": {"networks": ["lenet300_100"]}}))
+        assert not [name for name in lenet_only if name.startswith("lth-")]
 
 
 def run_slice(root, name, out, *extra):
