@@ -216,7 +216,8 @@ def evaluate_claim(claim: dict, scale: str, results: Path, seeds_for, settings: 
     row = {"id": claim["id"], "figure": claim["figure"], "claim": claim["claim"],
            "paper": describe_statement(statement), "ours": "-", "difference": "-", "verdict": "not run",
            "gate": "-", "setting": setting_of(claim, scale, settings or {}, results, seeds_for)}
-    reason = claim.get("not_run", {}).get(scale) or (scale_setting(claim, scale, settings or {}) or {}).get("not_run")
+    setting = scale_setting(claim, scale, settings or {}) or {}
+    reason = claim.get("not_run", {}).get(scale) or setting.get("not_run")
     if reason is not None:
         return {**row, "ours": f"not run: {reason}"}
     ours = collect(results, study, metric["method"], metric["key"], seeds_for(metric["method"]))

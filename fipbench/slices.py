@@ -85,7 +85,8 @@ def _robustness(cfg: dict) -> list[Slice]:
 
 def _lth(cfg: dict) -> list[Slice]:
     """One slice per part of LTH's levels, per seed of each network the study runs whose
-    lth.levels_per_part is set; the dense network (the workflow's, on the CPU) is taken in by every part."""
+    lth.levels_per_part is set; the dense network (the workflow's, on the CPU) is taken in
+    by every part."""
     scale, found = cfg["scale"], []
     for network in cfg["sparsity"]["networks"]:
         settings = cfg["sparsity"][network]

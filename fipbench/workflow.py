@@ -13,14 +13,16 @@ from fipbench.studies.bert_paths import path_spec
 def job_config(cfg: dict, *sections: str) -> str:
     """JSON of the config sections a job depends on (with scale, device, threads, precision and data),
     passed to the job as its overrides: a change elsewhere in the config does not make
-    Snakemake rerun it. A study's `tune` grid and `methods` list are left out: they decide
-    which jobs exist (a job sees its grid's choice through its chosen.json input), so
-    adding a method or a grid value does not rerun the other methods' jobs."""
+    Snakemake rerun it. A study's `tune` grid and its `methods`, `networks` and `states`
+    lists are left out: they decide which jobs exist (a job sees its grid's choice through
+    its chosen.json input), so adding a method, a network or a grid value does not rerun
+    the other jobs."""
     return json.dumps(_job_settings(cfg, *sections), sort_keys=True)
 
 
 COMMON_KEYS = ("scale", "device", "threads", "precision", "data")  # in every job's config
-WHICH_JOBS = ("tune", "methods", "networks", "states")  # a study's keys that decide which jobs exist, not what one job does
+# a study's keys that decide which jobs exist, not what one job does
+WHICH_JOBS = ("tune", "methods", "networks", "states")
 
 
 def _job_settings(cfg: dict, *sections: str) -> dict:
