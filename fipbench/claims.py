@@ -192,10 +192,9 @@ def scale_setting(claim: dict, scale: str, settings: dict) -> dict | None:
     return by_scale.get(group) or by_scale.get(metric["study"]) or by_scale.get("default")
 
 
-def setting_of(claim: dict, scale: str, settings: dict, results: Path, seeds_for) -> str:
-    """The setting column: the reduction the scale runs for the row's study (or network),
-    with its anchor, our number against the paper's, read from the results."""
-    setting = scale_setting(claim, scale, settings)
+def setting_text(setting: dict | None, results: Path, seeds_for) -> str:
+    """The setting column from the row's settings entry (scale_setting): the reduction the
+    scale runs, with its anchor, our number against the paper's, read from the results."""
     if setting is None:
         return "-"
     text = setting["text"]
@@ -213,11 +212,11 @@ def evaluate_claim(claim: dict, scale: str, results: Path, seeds_for, settings: 
     folders that method should have at this scale."""
     statement, metric = claim["statement"], claim["metric"]
     study = metric["study"]
+    setting = scale_setting(claim, scale, settings or {})
     row = {"id": claim["id"], "figure": claim["figure"], "claim": claim["claim"],
            "paper": describe_statement(statement), "ours": "-", "difference": "-", "verdict": "not run",
-           "gate": "-", "setting": setting_of(claim, scale, settings or {}, results, seeds_for)}
-    setting = scale_setting(claim, scale, settings or {}) or {}
-    reason = claim.get("not_run", {}).get(scale) or setting.get("not_run")
+           "gate": "-", "setting": setting_text(setting, results, seeds_for)}
+    reason = claim.get("not_run", {}).get(scale) or (setting or {}).get("not_run")
     if reason is not None:
         return {**row, "ours": f"not run: {reason}"}
     ours = collect(results, study, metric["method"], metric["key"], seeds_for(metric["method"]))
