@@ -10,7 +10,7 @@ from fipbench.records import write_json_atomic
 
 def select(grid_results: list[Path], out: Path, score: str = "mean_class_incremental") -> None:
     """Pick the grid value with the best final `score` (a key of task_accuracies) on the
-    validation split.
+    validation split; a tie goes to the value whose result comes first in grid_results.
 
     grid_results: metrics.json files of one method's grid (split "val"), each in a folder
     <parameter>-<value> as the tune rules write them. Writes out (JSON):

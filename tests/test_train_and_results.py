@@ -568,6 +568,9 @@ def test_the_grid_pick_reads_its_parameter_from_the_folder_and_fills_it_in(tmp_p
     study = {"lwf": {"alpha": 5.0, "temperature": 2.0}, "tune": {"lwf": {"alpha": [0.1, 1.0, 10.0]}}}
     assert tuned_settings(study, "lwf", chosen=tmp_path / "chosen.json") == {"alpha": 1.0, "temperature": 2.0}
     assert tuned_settings(study, "lwf", value=10.0) == {"alpha": 10.0, "temperature": 2.0}
+    paths[2].write_text(paths[2].read_text().replace("75.0", "80.0"))  # a tie goes to the first listed
+    select(paths[::-1], tmp_path / "tie.json")
+    assert json.loads((tmp_path / "tie.json").read_text())["value"] == 10.0
 
 
 def test_a_choice_on_its_grids_edge_is_a_problem(tmp_path):
