@@ -11,7 +11,8 @@ from torch import nn
 
 from baselines import lth, oneshot, random_sparse
 from fipbench import models
-from fipbench.data.vision import load_prepared
+from fipbench.config import load
+from fipbench.data.vision import load_prepared, random_crop_flip, to_input
 from fipbench.fip import SparseProjectionObjective, SparsifyWalk
 from fipbench.pruning import (distance_to_sparse, magnitude_masks, masked_update, measured_sparsity, project,
                               prunable)
@@ -40,6 +41,46 @@ def test_resnet20_weight_count_and_fresh_batch_norm():
     assert torch.equal(model.bn.running_mean, torch.zeros(16))  # the original is left alone
     assert not fresh.training
 
+
+
+def batch_norms(model) -> list:
+    return [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+
+
+def test_the_refresh_gives_a_network_trained_on_augmented_batches_its_own_statistics_back():
+    """A ResNet-20 whose batch norm collected its running statistics in training mode on
+    cropped and flipped batches (as training with augment does), refreshed by the sparsity
+    study for its recipe (augment: true): the statistics come back within a few %, and its
+    logits with them; refreshed on the plain images, both move far (the padded borders)."""
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (600, 32, 32, 3), dtype=torch.uint8)
+    trained = models.build("resnet20")
+    for bn in batch_norms(trained):
+        bn.momentum = None  # cumulative average, as update_bn keeps it
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for _ in range(2):
+            for rows in images.split(100):
+                trained(to_input(random_crop_flip(rows, generator)))
+    trained.eval()
+    settings = load({"scale": "paper"})["sparsity"]["resnet20"]
+    assert settings["train"]["augment"]
+    task = {"train": (images, torch.zeros(len(images), dtype=torch.long))}
+    refreshed = sparsity_study.refreshed(trained, task, settings)
+    plain = with_fresh_batch_norm(trained, images)
+
+    def largest_shift(model) -> float:  # of a layer's running means, relative to the trained ones
+        return max(float((a.running_mean - b.running_mean).norm() / b.running_mean.norm())
+                   for a, b in zip(batch_norms(model), batch_norms(trained)))
+
+    assert largest_shift(refreshed) < 0.05
+    assert largest_shift(plain) > 0.5
+    inputs = to_input(images[:200])
+    with torch.no_grad():
+        own = trained(inputs)
+        moved = {name: float((model(inputs) - own).norm() / own.norm())  # the logits, relative to their own
+                 for name, model in (("refreshed", refreshed), ("plain", plain))}
+    assert moved["refreshed"] < 0.03 and moved["plain"] > 4 * moved["refreshed"]
 
 def test_magnitude_masks_prune_the_smallest_globally_and_exactly():
     weights = {"a": torch.tensor([[0.5, -0.1], [2.0, 0.05]]), "b": torch.tensor([-0.3, 0.2, 4.0])}

@@ -38,7 +38,7 @@ def main() -> None:
     dense = models.build("lenet300_100")
     sparsity.train(dense, task, settings["train"], sparsity.epoch_steps(task, settings["train"]),
                    torch.Generator().manual_seed(0), desc="dense")
-    rows = [{"dense_val_accuracy": sparsity.evaluate(dense, task)["val_accuracy"]}]
+    rows = [{"dense_val_accuracy": sparsity.evaluate(dense, task, settings)["val_accuracy"]}]
     for steps, lr, beta_end in GRID[args.part::args.parts]:
         trial = copy.deepcopy(settings)
         trial["fip"].update(steps=steps, lr=lr, beta_end=beta_end)

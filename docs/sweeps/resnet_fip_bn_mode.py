@@ -42,7 +42,7 @@ def main() -> None:
     dense.eval()
     distance = OutputDistance(dense, to_input(task["train"][0]), settings["fip"]["distance"])
     probe = torch.randperm(len(distance.probes), generator=torch.Generator().manual_seed(0))[:128]
-    result = {"dense": sparsity.evaluate(dense, task), "steps": args.steps, "target": args.target, "modes": {}}
+    result = {"dense": sparsity.evaluate(dense, task, settings), "steps": args.steps, "target": args.target, "modes": {}}
     fip = settings["fip"]
     ratio = (fip["beta_end"] / fip["beta_start"]) ** (1 / (fip["steps"] - 1))
     for mode, train_mode in (("train", True), ("eval", False)):
@@ -54,9 +54,9 @@ def main() -> None:
                            fip["probe_batch"], torch.Generator().manual_seed(0))
         optimizer = torch.optim.SGD(model.parameters(), lr=fip["lr"], momentum=fip["momentum"])
         run_steps(model, args.steps, loss_fn, sgd_update(optimizer), desc=f"{mode} mode", train_mode=train_mode)
-        walked = sparsity.evaluate(model, task)
+        walked = sparsity.evaluate(model, task, settings)
         project(model, args.target)
-        result["modes"][mode] = {"distance_at_start": start, "walked": walked, "projected": sparsity.evaluate(model, task)}
+        result["modes"][mode] = {"distance_at_start": start, "walked": walked, "projected": sparsity.evaluate(model, task, settings)}
     out = Path(__file__).with_suffix(".json")
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

@@ -11,7 +11,8 @@ with the surrogate, per-layer representation diversity, weight-space PCA, per-im
 scores).
 
 Every member's batch-norm statistics are re-estimated on the first `bn_images` training
-images before it is used (FIP and FGE move weights under the training statistics)."""
+images, cropped and flipped when the recipe augments, before it is used (FIP and FGE move
+weights under the training statistics)."""
 
 import copy
 import json
@@ -68,7 +69,9 @@ def setup(cfg: dict, seed: int, data_dir: Path, threads: int) -> tuple[dict, tor
 
 
 def refreshed(model, task: dict, settings: dict):
-    return with_fresh_batch_norm(model, task["train"][0][:settings["bn_images"]])
+    """model with batch-norm statistics re-estimated on the first settings["bn_images"]
+    training images, augmented as the study's recipe (settings["train"]) augments its batches."""
+    return with_fresh_batch_norm(model, task["train"][0][:settings["bn_images"]], settings["train"].get("augment", False))
 
 
 def clean_accuracy(model, task: dict) -> dict:

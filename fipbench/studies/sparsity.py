@@ -47,16 +47,18 @@ def load_task(settings: dict, data_dir: Path, device: torch.device) -> tuple[dic
     return task, {settings["dataset"]: source}
 
 
-def refreshed(model, task: dict):
-    """model with batch-norm statistics re-estimated on the first 2,000 training images
+def refreshed(model, task: dict, settings: dict):
+    """model with batch-norm statistics re-estimated on the first 2,000 training images,
+    augmented as the network's recipe (settings["train"]) augments its batches
     (fipbench.train.with_fresh_batch_norm), so that a pruned or projected network is not
     judged with its dense statistics."""
-    return with_fresh_batch_norm(model, task["train"][0][:2000])
+    return with_fresh_batch_norm(model, task["train"][0][:2000], settings["train"].get("augment", False))
 
 
-def evaluate(model, task: dict) -> dict:
-    """Validation and test accuracy (%) of model in eval mode (batch norm re-estimated first)."""
-    model = refreshed(model, task)
+def evaluate(model, task: dict, settings: dict) -> dict:
+    """Validation and test accuracy (%) of model in eval mode (batch norm re-estimated
+    first, as `refreshed` does for the network of settings)."""
+    model = refreshed(model, task, settings)
     return {f"{split}_accuracy": accuracy(predict(model, task[split][0]), task[split][1])
             for split in ("val", "test")}
 
@@ -93,7 +95,7 @@ def train_dense(cfg: dict, network: str, seed: int, data_dir: Path, work: Path, 
         work.mkdir(parents=True, exist_ok=True)
         torch.save(carried["kept"], work / "rewind.pt")
         torch.save(model.state_dict(), work / "model.pt")
-        job.finish({**evaluate(model, task), "parameters": sum(p.numel() for p in model.parameters()),
+        job.finish({**evaluate(model, task, settings), "parameters": sum(p.numel() for p in model.parameters()),
                     "prunable_weights": sum(w.numel() for w in prunable(model).values())})
 
 
@@ -114,7 +116,7 @@ def fip_path(dense, task: dict, settings: dict, targets: list[float], generator:
     for target in targets:
         def record(net):
             snapshots.append(("path", flat_prunable(net)))
-            return {"test_accuracy": accuracy(predict(refreshed(net, task), curve_x), curve_y),
+            return {"test_accuracy": accuracy(predict(refreshed(net, task, settings), curve_x), curve_y),
                     "distance_to_sparse": distance_to_sparse(net, target)}
 
         start = time.time()
@@ -128,7 +130,7 @@ def fip_path(dense, task: dict, settings: dict, targets: list[float], generator:
         curve += [{**entry, "step": steps + entry["step"], "target": target} for entry in segment]
         steps += fip.steps
         snapshots.append((f"fip {target:g} %", flat_prunable(model)))
-        found[target] = {**evaluate(model, task), **measured_sparsity(model),
+        found[target] = {**evaluate(model, task, settings), **measured_sparsity(model),
                          "distance_to_sparse_before_projection": remaining, "steps": steps,
                          "wall_seconds": round(seconds, 3), "finetuned": finetuned(model, masks)}
         print(f"fip {target} %: {found[target]['sparsity']:.2f} % zeros, test {found[target]['test_accuracy']:.2f} %,"
@@ -180,7 +182,7 @@ def _lth_levels(start: SparsifyStart) -> dict:
         start.dense, torch.load(start.base_dir / "rewind.pt", map_location=device), start.targets,
         schedule["fraction"],
         lambda model, masks: train(model, task, settings["train"], per_level, start.generator, masks, "lth level"),
-        lambda model: evaluate(model, task), start.lth_levels, carried)
+        lambda model: evaluate(model, task, settings), start.lth_levels, carried)
     return {**state, "generator": start.generator.get_state(), "steps_per_level": per_level}
 
 
@@ -198,7 +200,7 @@ def _oneshot(start: SparsifyStart) -> tuple[dict, dict, int]:
     found = {}
     for target in start.targets:
         model, masks = oneshot.prune_once(start.dense, target)
-        found[target] = {**evaluate(model, start.task), **measured_sparsity(model), "steps": 0,
+        found[target] = {**evaluate(model, start.task, start.settings), **measured_sparsity(model), "steps": 0,
                          "wall_seconds": 0.0, "finetuned": start.finetuned(model, masks)}
     return found, {}, 0
 
@@ -210,7 +212,7 @@ def _random(start: SparsifyStart) -> tuple[dict, dict, int]:
     for target in start.targets:
         samples = [random_sparse.sample(start.dense, target, start.generator)
                    for _ in range(start.settings["random_samples"])]
-        scores = [evaluate(model, start.task) for model, _ in samples]
+        scores = [evaluate(model, start.task, start.settings) for model, _ in samples]
         found[target] = {**{k: sum(s[k] for s in scores) / len(scores) for k in scores[0]},
                          "samples": scores, **measured_sparsity(samples[0][0]), "steps": 0,
                          "wall_seconds": 0.0, "finetuned": start.finetuned(*samples[0])}
@@ -257,7 +259,7 @@ def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, ba
         def finetuned(model, masks) -> dict:
             tuned, start = copy.deepcopy(model), time.time()
             job.steps += train(tuned, task, tune, tune["steps"], generator, masks, desc="fine-tune")
-            return {**evaluate(tuned, task), "sparsity": measured_sparsity(tuned)["sparsity"],
+            return {**evaluate(tuned, task, settings), "sparsity": measured_sparsity(tuned)["sparsity"],
                     "steps": tune["steps"], "wall_seconds": round(time.time() - start, 3)}
 
         found, extra, steps = METHODS[method](SparsifyStart(dense, Path(base_dir), task, settings, targets, generator,
@@ -267,5 +269,5 @@ def sparsify(cfg: dict, network: str, method: str, seed: int, data_dir: Path, ba
                        "finetune_seconds": {level_key(p): found[p]["finetuned"].pop("wall_seconds")
                                             for p in targets if "finetuned" in found[p]}}
         job.finish({"method": method, "network": network, "targets": targets, "layers": list(prunable(dense)),
-                    "finetune_steps": tune["steps"], "dense": evaluate(dense, task),
+                    "finetune_steps": tune["steps"], "dense": evaluate(dense, task, settings),
                     "levels": {level_key(p): found[p] for p in targets}, **extra})
