@@ -42,14 +42,16 @@ def first_difference(recorded, expected, path: str = "") -> str | None:
     return None if recorded == expected else f"{path}: recorded {_short(recorded)}, the config gives {_short(expected)}"
 
 
-def projected(recorded: dict, expected: dict) -> dict:
-    """recorded (a job's whole resolved config) cut to the sections the job depends on
-    (the keys of expected, and within them its keys: a study section without its grid,
-    the sparsity section with one network), so that a change elsewhere in the config
-    does not make the job's result stale (Snakemake does not rerun it either)."""
-    return {key: ({k: v for k, v in recorded[key].items() if k in expected[key]}
-                  if isinstance(recorded[key], dict) and isinstance(expected[key], dict) else recorded[key])
-            for key in expected if key in recorded}
+def projected(recorded: dict, expected: dict, config: dict) -> dict:
+    """recorded (a job's whole resolved config) cut, at every depth, to the keys the job
+    depends on (expected's: a study section without its grid, the sparsity section with
+    one network, a dense network's training keys), so that a change elsewhere in the config
+    (today's, `config`) does not make the job's result stale (Snakemake does not rerun it
+    either). A recorded key that today's config no longer has is kept, for the comparison
+    to report."""
+    return {key: (projected(value, expected[key], config.get(key, {}))
+                  if isinstance(value, dict) and isinstance(expected.get(key), dict) else value)
+            for key, value in recorded.items() if key in expected or key not in config}
 
 
 def audit(results: Path, cfg: dict, mirror: Path | None) -> tuple[list[str], list[str]]:
@@ -94,7 +96,7 @@ def audit(results: Path, cfg: dict, mirror: Path | None) -> tuple[list[str], lis
                             f"{cfg['scale']!r}")
         else:
             expected = expected_job_config(cfg, folder)
-            differs = first_difference(projected(renamed(provenance["config"]), expected), expected)
+            differs = first_difference(projected(renamed(provenance["config"]), expected, cfg), expected)
             if differs:
                 problems.append(f"{folder}: its config is not what the {cfg['scale']} config gives this job: {differs}")
         if "outputs" not in provenance:

@@ -80,11 +80,22 @@ def tune_grid(study_cfg: dict, method: str) -> list[tuple[str, float]]:
     return [(name, value) for name, values in study_cfg["tune"].get(method, {}).items() for value in values]
 
 
-def network_config(cfg: dict, network: str) -> str:
+# The keys of a sparsity network's settings its dense training (each part of it) reads,
+# and of its lth block the iterate it keeps for LTH's rewinding
+SPARSITY_DENSE_KEYS = ("dataset", "train_images", "train")
+
+
+def network_config(cfg: dict, network: str, dense: bool = False) -> str:
     """job_config of a sparsity job: only its network's settings from the sparsity section,
-    so that changing another network's settings does not rerun it."""
+    so that changing another network's settings does not rerun it; for its dense training
+    (dense) only the keys that training reads, so that changing a method's settings does
+    not retrain the dense network."""
     selected = _job_settings(cfg)
-    selected["sparsity"] = {network: cfg["sparsity"][network]}
+    settings = cfg["sparsity"][network]
+    if dense:
+        settings = {**{key: settings[key] for key in SPARSITY_DENSE_KEYS},
+                    "lth": {"rewind_step": settings["lth"]["rewind_step"]}}
+    selected["sparsity"] = {network: settings}
     return json.dumps(selected, sort_keys=True)
 
 
@@ -137,12 +148,12 @@ def method_config(cfg: dict, study: str, method: str | None = None) -> str:
 def expected_job_config(cfg: dict, folder: Path) -> dict:
     """What the rules pass today to the job whose results folder is `folder` (relative to
     results/<scale>: <study>/..., sparsity/<network>/...): job_config of its study's
-    section, network_config for a sparsity job, robustness_config for a robustness job
+    section, network_config for a sparsity job (dense=True under <network>/dense/), robustness_config for a robustness job
     (network/, calibration/, transfer/, build/<method>/, or <method>/ for its attack job),
     method_config (for the first folder that names a method) in CONTINUAL_STUDIES."""
     study, *rest = Path(folder).parts
     if study == "sparsity":
-        return json.loads(network_config(cfg, rest[0]))
+        return json.loads(network_config(cfg, rest[0], dense=rest[1:2] == ["dense"]))
     if study == "robustness":
         kind = rest[0] if rest[0] in ROBUSTNESS_JOB_KEYS or rest[0] == "build" else "attack"
         return json.loads(robustness_config(cfg, kind, rest[1] if kind == "build" else None))

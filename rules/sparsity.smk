@@ -19,7 +19,7 @@ rule sp_dense_part:  # a part of a dense training the recipe splits into jobs (t
         seed=r"\d+",
         part=r"\d+",
     params:
-        cfg=lambda wc: network_config(CFG, wc.network),
+        cfg=lambda wc: network_config(CFG, wc.network, dense=True),
         data_dir=lambda wc, input: os.path.dirname(input.data),
     threads: CFG["threads"]
     resources:
@@ -48,7 +48,7 @@ rule sp_dense:
         network="|".join(SP["networks"]),
         seed=r"\d+",
     params:
-        cfg=lambda wc: network_config(CFG, wc.network),
+        cfg=lambda wc: network_config(CFG, wc.network, dense=True),
         data_dir=lambda wc, input: os.path.dirname(input.data),
     threads: CFG["threads"]
     resources:

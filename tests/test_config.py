@@ -1,8 +1,12 @@
 """Configuration: every scale resolves and validates; bad keys are named."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from fipbench.config import RENAMED, ConfigError, config_hash, load, renamed
+from fipbench.workflow import expected_job_config, network_config
 
 
 @pytest.mark.parametrize("scale", ["smoke", "laptop", "paper"])
@@ -81,3 +85,38 @@ def test_override_strings_become_numbers_only_where_the_schema_wants_numbers():
     assert cfg["bert"]["model"] == "123"
     with pytest.raises(ConfigError, match="continual_2task.fip.beta: 'half' is not of type 'number'"):
         load({"scale": "smoke", "continual_2task": {"fip": {"beta": "half"}}})
+
+
+def test_a_dense_sparsity_network_is_configured_by_its_training_only():
+    """The dense training's jobs get their network's dataset, recipe and LTH's rewind step,
+    so that a change to a method's settings (FIP, fine-tuning, LTH's schedule) leaves the
+    trained network standing, while a change to the recipe retrains it; the audit expects
+    the same of a committed dense result."""
+    cfg = load({"scale": "paper"})
+    methods_changed = load({"scale": "paper", "sparsity": {"resnet20": {
+        "finetune": {"augment": False}, "fip": {"steps": 10}, "lth": {"fraction": 0.5}}}})
+    assert network_config(cfg, "resnet20", dense=True) == network_config(methods_changed, "resnet20", dense=True)
+    assert network_config(cfg, "resnet20") != network_config(methods_changed, "resnet20")
+    for retrained in ({"train": {"epochs": 100}}, {"lth": {"rewind_step": 10}}, {"train_images": 100}):
+        changed = load({"scale": "paper", "sparsity": {"resnet20": retrained}})
+        assert network_config(cfg, "resnet20", dense=True) != network_config(changed, "resnet20", dense=True)
+    assert expected_job_config(cfg, Path("sparsity/resnet20/dense/seed0")) == json.loads(
+        network_config(cfg, "resnet20", dense=True))
+    assert expected_job_config(cfg, Path("sparsity/resnet20/fip/seed0")) == json.loads(network_config(cfg, "resnet20"))
+
+
+def test_the_audit_compares_a_dense_result_on_what_its_training_reads():
+    """A dense network recorded with its network's whole section (as the jobs were given it
+    before the narrowing) is current when only a method's settings differ, stale when its
+    recipe does; a key today's config has dropped is reported at any depth."""
+    from fipbench.audit import first_difference, projected
+
+    cfg = load({"scale": "paper"})
+    expected = json.loads(network_config(cfg, "resnet20", dense=True))
+    recorded = json.loads(network_config(load({"scale": "paper", "sparsity": {"resnet20": {"fip": {"steps": 10}}}}),
+                                         "resnet20"))
+    assert first_difference(projected(recorded, expected, cfg), expected) is None
+    recorded["sparsity"]["resnet20"]["train"]["epochs"] = 100
+    assert "sparsity.resnet20.train.epochs" in first_difference(projected(recorded, expected, cfg), expected)
+    recorded["sparsity"]["resnet20"]["train"] = {**expected["sparsity"]["resnet20"]["train"], "dropped_knob": 1}
+    assert "dropped_knob" in first_difference(projected(recorded, expected, cfg), expected)
